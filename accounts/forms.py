@@ -1,0 +1,66 @@
+"""Forms for accounts: the extra sign-up fields, the profile, consents."""
+
+from django import forms
+from django.conf import settings
+from django.urls import reverse_lazy
+from django.utils.functional import lazy
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
+from django_countries import countries
+from django_countries.fields import LazyTypedChoiceField
+
+from . import services
+from .models import Profile
+
+
+def _consent_label():
+    return format_html(
+        '{} <a href="{}">{}</a> ({})',
+        _(
+            "I explicitly consent to HealthSpace storing and processing my health data to provide "
+            "this service, as described in the"
+        ),
+        reverse_lazy("accounts:privacy_notice"),
+        _("privacy notice"),
+        _("version %(version)s") % {"version": settings.PRIVACY_NOTICE_VERSION},
+    )
+
+
+class SignupForm(forms.Form):
+    """Fields allauth adds to its sign-up form; `signup` runs once the user exists."""
+
+    display_name = forms.CharField(label=_("Display name"), max_length=80, required=False)
+    country = LazyTypedChoiceField(label=_("Country"), choices=countries)
+    preferred_language = forms.ChoiceField(label=_("Preferred language"), choices=settings.LANGUAGES)
+    health_data_consent = forms.BooleanField(
+        label=lazy(_consent_label, SafeString)(),
+        required=True,
+        error_messages={"required": _("HealthSpace cannot keep health data without your explicit consent.")},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from django.utils.translation import get_language
+
+        self.fields["preferred_language"].initial = (get_language() or "en")[:2]
+
+    def signup(self, request, user):
+        services.patient_register(
+            user=user,
+            display_name=self.cleaned_data["display_name"],
+            country=self.cleaned_data["country"],
+            preferred_language=self.cleaned_data["preferred_language"],
+        )
+
+
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        model = Profile
+        fields = ["display_name", "country", "preferred_language", "date_of_birth"]
+        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+
+
+class ConsentForm(forms.Form):
+    purpose = forms.CharField(max_length=64)
+    granted = forms.BooleanField(required=False)

@@ -1,0 +1,9 @@
+"""The chat pages (filled by the chat work; consent-gated by namespace)."""
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+
+@login_required
+def index(request):
+    return render(request, "chat/index.html")

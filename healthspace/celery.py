@@ -1,0 +1,33 @@
+"""The Celery application; the beat schedule is declared here, in code."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthspace.settings")
+
+app = Celery("healthspace")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_configure.connect
+def _make_broker_folders(sender, **kwargs):
+    # The filesystem transport (the embedded default) needs its folders before the first message.
+    options = sender.conf.broker_transport_options or {}
+    for key in ("data_folder_in", "data_folder_out", "control_folder"):
+        if options.get(key):
+            os.makedirs(options[key], exist_ok=True)
+
+
+app.conf.beat_schedule = {
+    "worker-heartbeat": {
+        "task": "healthspace.tasks.heartbeat_task",
+        "schedule": 60.0,
+    },
+    "clear-expired-sessions": {
+        "task": "accounts.tasks.sessions_clear_expired_task",
+        "schedule": crontab(minute=17, hour=3),
+    },
+}

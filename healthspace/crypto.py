@@ -1,0 +1,297 @@
+"""The one place that knows about keys and ciphertext.
+
+Hardened subclasses of django-encrypted-model-fields. The package's fields have pitfalls
+(STACK.md); each is closed here:
+
+- a wrong or missing key raises ``DecryptionError`` instead of returning the ciphertext as the
+  value (which a later save would encrypt again);
+- every lookup but ``isnull`` raises ``EncryptedLookupError`` instead of matching nothing;
+- ``bulk_update()`` and ``update()`` with a ``Value`` store real ciphertext; any other SQL
+  expression (which would compute on ciphertext) raises;
+- values are serialised by us, not by the database adapter, so integer fields work on
+  psycopg 3 and datetimes keep their offset on SQLite;
+- ``to_python`` never decrypts, so ciphertext typed into a form stays plain text.
+
+Keys come from ``settings.FIELD_ENCRYPTION_KEY`` (a list: the first encrypts, all decrypt), read
+on use rather than at import, so a rotation or a test can change them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import json
+
+import encrypted_model_fields.fields as package
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import FieldError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Case, Value, When
+from django.db.models.expressions import Col
+from django.db.models.functions import Cast
+from django.db.models.lookups import IsNull
+from django.utils.dateparse import parse_datetime
+
+
+class DecryptionError(Exception):
+    """Stored ciphertext could not be decrypted with any configured key.
+
+    The message never carries the ciphertext or the plaintext.
+    """
+
+
+class EncryptedLookupError(FieldError):
+    """A query tried to compare or transform an encrypted column."""
+
+
+@functools.lru_cache(maxsize=8)
+def _crypter_for(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in keys])
+
+
+def configured_keys() -> tuple[str, ...]:
+    """The configured keys, first (encrypting) key first."""
+    keys = settings.FIELD_ENCRYPTION_KEY
+    if isinstance(keys, str):
+        keys = [keys]
+    keys = tuple(key for key in keys if key)
+    if not keys:
+        raise DecryptionError("FIELD_ENCRYPTION_KEY is empty: encrypted data cannot be read or written.")
+    return keys
+
+
+def crypter() -> MultiFernet:
+    """The MultiFernet for the configured keys."""
+    return _crypter_for(configured_keys())
+
+
+def primary_crypter() -> Fernet:
+    """The Fernet for the first key alone: what a rotated token must open with."""
+    return _crypter_for(configured_keys()[:1])
+
+
+def encrypt_str(plaintext: str) -> str:
+    """Encrypt text under the first key."""
+    return crypter().encrypt(plaintext.encode("utf-8")).decode("ascii")
+
+
+def decrypt_str(token: str) -> str:
+    """Decrypt a token with any configured key, or raise DecryptionError."""
+    if isinstance(token, bytes):
+        token = token.decode("ascii", errors="replace")
+    try:
+        return crypter().decrypt(token.encode("ascii")).decode("utf-8")
+    except (InvalidToken, UnicodeEncodeError, TypeError):
+        raise DecryptionError(
+            "A stored value cannot be decrypted with FIELD_ENCRYPTION_KEY: the key is wrong or "
+            "missing, or the column holds data that was not written through an encrypted field."
+        ) from None
+
+
+def is_under_primary_key(token: str) -> bool:
+    """Whether a token already opens with the first key (rotation skips it)."""
+    try:
+        primary_crypter().decrypt(token.encode("ascii"))
+    except (InvalidToken, UnicodeEncodeError):
+        return False
+    return True
+
+
+def rotate_token(token: str) -> str:
+    """Re-encrypt a token under the first key (raises DecryptionError if no key opens it)."""
+    try:
+        return crypter().rotate(token.encode("ascii")).decode("ascii")
+    except (InvalidToken, UnicodeEncodeError):
+        raise DecryptionError("A stored value cannot be decrypted with any key in FIELD_ENCRYPTION_KEY.") from None
+
+
+class _RefusedLookupMixin:
+    def __init__(self, lhs, rhs):
+        # `filter(field=None)` is built as an exact lookup first, then turned into isnull.
+        if rhs is not None:
+            raise EncryptedLookupError(
+                f"{_field_label(lhs)} is encrypted: only `isnull` lookups are possible. "
+                "Compare decrypted values in Python, or add a keyed-hash column for exact matches."
+            )
+        super().__init__(lhs, rhs)
+
+
+def _field_label(lhs) -> str:
+    field = getattr(lhs, "target", None) or getattr(lhs, "output_field", None)
+    model = getattr(field, "model", None)
+    if model is not None:
+        return f"{model._meta.label}.{field.name}"
+    return "This column"
+
+
+class EncryptedFieldMixin:
+    """Encrypt on the way in, decrypt on the way out, refuse everything in between."""
+
+    encrypted = True
+
+    # -- serialisation (subclasses override) -------------------------------------------------
+    def serialize(self, value) -> str:
+        return str(value)
+
+    def deserialize(self, text: str):
+        return self._plain_to_python(text)
+
+    # -- Django field API ----------------------------------------------------------------------
+    def get_internal_type(self):
+        return "TextField"
+
+    def _plain_to_python(self, value):
+        # Skip the package's to_python, which decrypts whatever string it is handed.
+        return super(package.EncryptedMixin, self).to_python(value)
+
+    def to_python(self, value):
+        return self._plain_to_python(value)
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return None
+        return self.deserialize(decrypt_str(value))
+
+    def get_prep_value(self, value):
+        # Validation and coercion of the plain value only; encryption happens per connection.
+        if value is None or hasattr(value, "resolve_expression"):
+            return value
+        return self.to_python(value)
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        if value is None or hasattr(value, "resolve_expression"):
+            return value
+        if not prepared:
+            value = self.get_prep_value(value)
+            if value is None:
+                return None
+        return encrypt_str(self.serialize(value))
+
+    def get_db_prep_save(self, value, connection):
+        return self.get_db_prep_value(value, connection, prepared=False)
+
+    def get_placeholder(self, value, compiler, connection):
+        # Called by UPDATE for every value, including SQL expressions. An expression would
+        # compute on ciphertext, so only those that yield correct ciphertext are let through.
+        if hasattr(value, "as_sql"):
+            self._check_update_expression(value)
+        return "%s"
+
+    def _check_update_expression(self, expression):
+        if isinstance(expression, Value):
+            if expression.value is not None and not isinstance(expression._output_field_or_none, EncryptedFieldMixin):
+                # `update(field=Value(x))`: adopt this field so the value is encrypted.
+                expression.output_field = self
+                expression.__dict__.pop("_output_field_or_none", None)
+            return
+        if isinstance(expression, Col) and isinstance(expression.target, EncryptedFieldMixin):
+            return  # copying another encrypted column copies valid ciphertext
+        if isinstance(expression, (Case, Cast)):
+            # bulk_update(): CASE WHEN pk=... THEN <value> ... END (cast on PostgreSQL)
+            results = expression.get_source_expressions()
+            if isinstance(expression, Case):
+                results = [when.result for when in expression.cases] + [expression.default]
+            for result in results:
+                self._check_update_expression(result)
+            return
+        if isinstance(expression, When):
+            self._check_update_expression(expression.result)
+            return
+        raise EncryptedLookupError(
+            f"{self.model._meta.label}.{self.name} is encrypted: it cannot be updated with the SQL "
+            f"expression {type(expression).__name__}. Load the rows, change them in Python, and save."
+        )
+
+    def get_lookup(self, lookup_name):
+        if lookup_name == "isnull":
+            return IsNull
+        base = super().get_lookup(lookup_name)
+        if base is None:
+            return None
+        return type(f"Refused{base.__name__}", (_RefusedLookupMixin, base), {})
+
+    def get_transform(self, name):
+        raise EncryptedLookupError(
+            f"{self.model._meta.label}.{self.name} is encrypted: `__{name}` cannot be applied to it."
+        )
+
+    def value_to_string(self, obj):
+        value = self.value_from_object(obj)
+        return None if value is None else self.serialize(value)
+
+
+class EncryptedCharField(EncryptedFieldMixin, package.EncryptedCharField):
+    """Short text, encrypted."""
+
+
+class EncryptedTextField(EncryptedFieldMixin, package.EncryptedTextField):
+    """Long text, encrypted."""
+
+
+class EncryptedEmailField(EncryptedFieldMixin, package.EncryptedEmailField):
+    """An email address, encrypted."""
+
+
+class EncryptedDateField(EncryptedFieldMixin, package.EncryptedDateField):
+    """A date, encrypted as ISO 8601."""
+
+    def serialize(self, value) -> str:
+        return value.isoformat()
+
+
+class EncryptedDateTimeField(EncryptedFieldMixin, package.EncryptedDateTimeField):
+    """An aware datetime, encrypted as ISO 8601 in UTC (the offset survives every database)."""
+
+    def _plain_to_python(self, value):
+        if value is None or isinstance(value, datetime.datetime):
+            parsed = value
+        elif isinstance(value, str):
+            parsed = parse_datetime(value)
+            if parsed is None:
+                return super(package.EncryptedDateTimeField, self).to_python(value)
+        else:
+            return super(package.EncryptedDateTimeField, self).to_python(value)
+        if parsed is not None and (parsed.tzinfo is None or parsed.utcoffset() is None):
+            raise ValueError(f"{self.name}: a naive datetime cannot be stored; give it a time zone.")
+        return parsed
+
+    def serialize(self, value) -> str:
+        return value.astimezone(datetime.UTC).isoformat()
+
+
+class EncryptedBooleanField(EncryptedFieldMixin, package.EncryptedBooleanField):
+    """True or False, encrypted."""
+
+    def serialize(self, value) -> str:
+        return "1" if value else "0"
+
+
+class EncryptedIntegerField(EncryptedFieldMixin, package.EncryptedIntegerField):
+    """An integer, encrypted (works on psycopg 3, unlike the package's)."""
+
+    def serialize(self, value) -> str:
+        return str(int(value))
+
+
+class EncryptedJSONField(EncryptedFieldMixin, package.EncryptedTextField):
+    """A JSON-serialisable structure (dicts, lists, numbers as Decimal-safe text), encrypted."""
+
+    def _plain_to_python(self, value):
+        return value
+
+    def serialize(self, value) -> str:
+        return json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"))
+
+    def deserialize(self, text: str):
+        return json.loads(text)
+
+    def formfield(self, **kwargs):
+        from django import forms
+
+        return super().formfield(**{"form_class": forms.JSONField, **kwargs})
+
+
+def encrypted_fields(model) -> list[EncryptedFieldMixin]:
+    """The encrypted concrete fields of a model."""
+    return [field for field in model._meta.concrete_fields if isinstance(field, EncryptedFieldMixin)]

@@ -1,0 +1,9 @@
+"""The Connections page (filled by the integrations work; consent-gated by namespace)."""
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+
+@login_required
+def index(request):
+    return render(request, "integrations/index.html")

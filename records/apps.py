@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class RecordsConfig(AppConfig):
+    """Encrypted clinical records, the time-series store, FHIR in and out, dashboards."""
+
+    name = "records"
+    verbose_name = "Records"
