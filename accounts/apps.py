@@ -8,4 +8,8 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
+        from django.db.models.signals import post_migrate
+
         from . import receivers  # noqa: F401  (audit of sign-ins and security changes)
+
+        post_migrate.connect(receivers.support_group_ensure, sender=self)

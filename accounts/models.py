@@ -10,6 +10,10 @@ from django_countries.fields import CountryField
 
 from healthspace.crypto import EncryptedDateField
 
+# The staff group created after every migrate: read-only metadata of accounts, consents, audit.
+SUPPORT_GROUP = "Support"
+SUPPORT_PERMISSIONS = ["accounts.view_user", "accounts.view_consentevent", "accounts.view_auditevent"]
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -215,7 +219,6 @@ AUDIT_ACTION_LABELS = {
     "account.password_changed": _("Password changed"),
     "account.email_changed": _("Email address changed"),
     "account.mfa_changed": _("Two-factor authentication changed"),
-    "account.sessions_ended": _("Other sessions signed out"),
     "account.profile_changed": _("Profile updated"),
     "consent.granted": _("Consent given"),
     "consent.withdrawn": _("Consent withdrawn"),

@@ -41,3 +41,19 @@ def _email(sender, request, user, **kwargs):
 @receiver(mfa_signals.authenticator_reset)
 def _mfa(sender, request, user, **kwargs):
     _own(user, "account.mfa_changed")
+
+
+def support_group_ensure(sender, using="default", **kwargs):
+    """Create the Support group with its view permissions (after every migrate; idempotent)."""
+    from django.contrib.auth.models import Group, Permission
+
+    from .models import SUPPORT_GROUP, SUPPORT_PERMISSIONS
+
+    group, _created = Group.objects.using(using).get_or_create(name=SUPPORT_GROUP)
+    for dotted in SUPPORT_PERMISSIONS:
+        app_label, codename = dotted.split(".")
+        permission = (
+            Permission.objects.using(using).filter(content_type__app_label=app_label, codename=codename).first()
+        )
+        if permission is not None:
+            group.permissions.add(permission)

@@ -32,6 +32,7 @@ def account(request):
 
 
 @login_required
+@reauthentication_required(allow_get=True)
 def profile_edit(request):
     profile, _created = Profile.objects.get_or_create(user=request.user)
     form = ProfileForm(request.POST or None, instance=profile)
@@ -61,8 +62,8 @@ def consents(request):
 
 @require_POST
 @login_required
-@reauthentication_required
 def consent_change(request):
+    # No re-authentication here: withdrawing must be as easy as giving (GDPR Art. 7(3)).
     form = ConsentForm(request.POST)
     if not form.is_valid() or form.cleaned_data["purpose"] not in ConsentPurpose.values:
         return HttpResponseBadRequest(_("Unknown consent purpose."))

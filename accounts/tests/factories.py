@@ -2,9 +2,10 @@
 
 import factory
 from allauth.account.models import EmailAddress
+from django.contrib.auth.models import Group
 
 from accounts import services
-from accounts.models import User
+from accounts.models import SUPPORT_GROUP, User
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -34,5 +35,12 @@ class PatientFactory(UserFactory):
 
 
 class StaffFactory(UserFactory):
+    """Staff in the support group: they may view accounts, consents and the audit trail."""
+
     is_staff = True
     email = factory.Sequence(lambda n: f"staff{n}@healthspace.example")
+
+    @factory.post_generation
+    def support_group(self, create, extracted, **kwargs):
+        if create:
+            self.groups.add(Group.objects.get(name=SUPPORT_GROUP))
