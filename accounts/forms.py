@@ -30,6 +30,17 @@ def _consent_label():
 class SignupForm(forms.Form):
     """Fields allauth adds to its sign-up form; `signup` runs once the user exists."""
 
+    # allauth applies this order to the whole form, its own fields included.
+    field_order = [
+        "email",
+        "password1",
+        "password2",
+        "display_name",
+        "country",
+        "preferred_language",
+        "health_data_consent",
+    ]
+
     display_name = forms.CharField(label=_("Display name"), max_length=80, required=False)
     country = LazyTypedChoiceField(label=_("Country"), choices=countries)
     preferred_language = forms.ChoiceField(label=_("Preferred language"), choices=settings.LANGUAGES)

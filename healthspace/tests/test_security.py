@@ -70,3 +70,27 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_missing_page_answers_in_plain_words(client, db):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert "This page does not exist" in response.content.decode()
+    assert "Traceback" not in response.content.decode()
+
+
+def test_a_server_error_shows_no_stack_trace(client, db, settings):
+    from django.test import Client
+    from django.urls import path
+
+    def broken(request):
+        raise RuntimeError("internal detail that must not leak")
+
+    import healthspace.urls
+
+    settings.ROOT_URLCONF = type("urls", (), {"urlpatterns": [path("broken/", broken), *healthspace.urls.urlpatterns]})
+    response = Client(raise_request_exception=False).get("/broken/")
+    assert response.status_code == 500
+    page = response.content.decode()
+    assert "Something went wrong" in page
+    assert "internal detail" not in page
