@@ -44,14 +44,21 @@ def check_encryption_key_opens_data(app_configs=None, databases=None, **kwargs):
     """The configured keys open what is already stored (a wrong key stops start-up)."""
     if not databases or check_encryption_key():
         return []
+    models = apps.get_models() if app_configs is None else [m for config in app_configs for m in config.get_models()]
     errors = []
-    tables = {alias: set(connections[alias].introspection.table_names()) for alias in databases}
-    for model in apps.get_models():
-        for field in crypto.encrypted_fields(model):
-            for alias in databases:
-                if model._meta.db_table not in tables[alias]:
-                    continue  # not migrated yet: nothing stored
-                token = _one_stored_value(model, field, alias)
+    for alias in databases:
+        connection = connections[alias]
+        tables = set(connection.introspection.table_names())
+        for model in models:
+            fields = crypto.table_encrypted_fields(model)
+            if not fields or model._meta.db_table not in tables:
+                continue  # not migrated yet: nothing stored
+            columns = _column_names(connection, model._meta.db_table)
+            for field in fields:
+                # `migrate` runs this check before it adds a new column.
+                if field.column not in columns:
+                    continue
+                token = _one_stored_value(connection, model, field)
                 if token is None:
                     continue
                 try:
@@ -69,8 +76,12 @@ def check_encryption_key_opens_data(app_configs=None, databases=None, **kwargs):
     return errors
 
 
-def _one_stored_value(model, field, alias):
-    connection = connections[alias]
+def _column_names(connection, table):
+    with connection.cursor() as cursor:
+        return {column.name for column in connection.introspection.get_table_description(cursor, table)}
+
+
+def _one_stored_value(connection, model, field):
     table = connection.ops.quote_name(model._meta.db_table)
     column = connection.ops.quote_name(field.column)
     with connection.cursor() as cursor:

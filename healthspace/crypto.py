@@ -6,10 +6,12 @@ Hardened subclasses of django-encrypted-model-fields. The package's fields have 
 - a wrong or missing key raises ``DecryptionError`` instead of returning the ciphertext as the
   value (which a later save would encrypt again);
 - every lookup but ``isnull`` raises ``EncryptedLookupError`` instead of matching nothing;
-- ``bulk_update()`` and ``update()`` with a ``Value`` store real ciphertext; any other SQL
-  expression (which would compute on ciphertext) raises;
+- ``bulk_update()``, ``update()`` and ``create()`` with a ``Value`` store real ciphertext, and
+  ``F()`` copies another encrypted column of the same kind; any other SQL expression (which
+  would compute on ciphertext, or store plaintext) raises;
 - values are serialised by us, not by the database adapter, so integer fields work on
-  psycopg 3 and datetimes keep their offset on SQLite;
+  psycopg 3 and datetimes keep their instant on SQLite whatever ``TIME_ZONE`` is (they are
+  stored and returned in UTC; a naive datetime is refused);
 - ``to_python`` never decrypts, so ciphertext typed into a form stays plain text.
 
 Keys come from ``settings.FIELD_ENCRYPTION_KEY`` (a list: the first encrypts, all decrypt), read
@@ -25,13 +27,13 @@ import json
 import encrypted_model_fields.fields as package
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
-from django.core.exceptions import FieldError
+from django.core.exceptions import FieldError, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Case, Value, When
+from django.db.models import Case, F, Value, When
 from django.db.models.expressions import Col
 from django.db.models.functions import Cast
 from django.db.models.lookups import IsNull
-from django.utils.dateparse import parse_datetime
+from django.utils import timezone
 
 
 class DecryptionError(Exception):
@@ -82,7 +84,7 @@ def decrypt_str(token: str) -> str:
         token = token.decode("ascii", errors="replace")
     try:
         return crypter().decrypt(token.encode("ascii")).decode("utf-8")
-    except (InvalidToken, UnicodeEncodeError, TypeError):
+    except (InvalidToken, UnicodeError, TypeError, AttributeError):
         raise DecryptionError(
             "A stored value cannot be decrypted with FIELD_ENCRYPTION_KEY: the key is wrong or "
             "missing, or the column holds data that was not written through an encrypted field."
@@ -91,18 +93,22 @@ def decrypt_str(token: str) -> str:
 
 def is_under_primary_key(token: str) -> bool:
     """Whether a token already opens with the first key (rotation skips it)."""
+    if isinstance(token, bytes):
+        token = token.decode("ascii", errors="replace")
     try:
         primary_crypter().decrypt(token.encode("ascii"))
-    except (InvalidToken, UnicodeEncodeError):
+    except (InvalidToken, UnicodeError, AttributeError):
         return False
     return True
 
 
 def rotate_token(token: str) -> str:
     """Re-encrypt a token under the first key (raises DecryptionError if no key opens it)."""
+    if isinstance(token, bytes):
+        token = token.decode("ascii", errors="replace")
     try:
         return crypter().rotate(token.encode("ascii")).decode("ascii")
-    except (InvalidToken, UnicodeEncodeError):
+    except (InvalidToken, UnicodeError, AttributeError):
         raise DecryptionError("A stored value cannot be decrypted with any key in FIELD_ENCRYPTION_KEY.") from None
 
 
@@ -130,11 +136,15 @@ class EncryptedFieldMixin:
 
     encrypted = True
 
-    # -- serialisation (subclasses override) -------------------------------------------------
-    def serialize(self, value) -> str:
+    # -- plaintext encoding (subclasses override) ---------------------------------------------
+    # Not named serialize/deserialize: Field.__init__ sets `self.serialize = True`, which would
+    # shadow such a method and make every save fail.
+    def to_plaintext(self, value) -> str:
+        """The text that is encrypted for a Python value."""
         return str(value)
 
-    def deserialize(self, text: str):
+    def from_plaintext(self, text: str):
+        """The Python value for decrypted text."""
         return self._plain_to_python(text)
 
     # -- Django field API ----------------------------------------------------------------------
@@ -151,7 +161,7 @@ class EncryptedFieldMixin:
     def from_db_value(self, value, expression, connection):
         if value is None:
             return None
-        return self.deserialize(decrypt_str(value))
+        return self.from_plaintext(decrypt_str(value))
 
     def get_prep_value(self, value):
         # Validation and coercion of the plain value only; encryption happens per connection.
@@ -166,10 +176,18 @@ class EncryptedFieldMixin:
             value = self.get_prep_value(value)
             if value is None:
                 return None
-        return encrypt_str(self.serialize(value))
+        return encrypt_str(self.to_plaintext(value))
 
     def get_db_prep_save(self, value, connection):
         return self.get_db_prep_value(value, connection, prepared=False)
+
+    def pre_save(self, model_instance, add):
+        # INSERT compiles an expression without asking the field (no get_placeholder call), so
+        # `create(field=Value("x"))` would store plaintext: vet expressions here as well.
+        value = super().pre_save(model_instance, add)
+        if hasattr(value, "resolve_expression"):
+            self._check_update_expression(value)
+        return value
 
     def get_placeholder(self, value, compiler, connection):
         # Called by UPDATE for every value, including SQL expressions. An expression would
@@ -180,12 +198,15 @@ class EncryptedFieldMixin:
 
     def _check_update_expression(self, expression):
         if isinstance(expression, Value):
-            if expression.value is not None and not isinstance(expression._output_field_or_none, EncryptedFieldMixin):
-                # `update(field=Value(x))`: adopt this field so the value is encrypted.
+            # `update(field=Value(x))`: this field must encode and encrypt x, whatever output
+            # field the Value guessed (a guessed CharField would store plaintext).
+            if expression._output_field_or_none is not self:
                 expression.output_field = self
                 expression.__dict__.pop("_output_field_or_none", None)
             return
-        if isinstance(expression, Col) and isinstance(expression.target, EncryptedFieldMixin):
+        if isinstance(expression, F):
+            return  # not resolved yet (Model.save()): UPDATE checks the resolved column again
+        if isinstance(expression, Col) and self._same_plaintext(expression.target):
             return  # copying another encrypted column copies valid ciphertext
         if isinstance(expression, (Case, Cast)):
             # bulk_update(): CASE WHEN pk=... THEN <value> ... END (cast on PostgreSQL)
@@ -199,8 +220,17 @@ class EncryptedFieldMixin:
             self._check_update_expression(expression.result)
             return
         raise EncryptedLookupError(
-            f"{self.model._meta.label}.{self.name} is encrypted: it cannot be updated with the SQL "
+            f"{self.model._meta.label}.{self.name} is encrypted: it cannot be set with the SQL "
             f"expression {type(expression).__name__}. Load the rows, change them in Python, and save."
+        )
+
+    def _same_plaintext(self, other) -> bool:
+        # A date token copied into an integer column would decrypt to text it cannot parse.
+        return (
+            isinstance(other, EncryptedFieldMixin)
+            and type(other).to_plaintext is type(self).to_plaintext
+            and type(other).from_plaintext is type(self).from_plaintext
+            and type(other)._plain_to_python is type(self)._plain_to_python
         )
 
     def get_lookup(self, lookup_name):
@@ -218,7 +248,7 @@ class EncryptedFieldMixin:
 
     def value_to_string(self, obj):
         value = self.value_from_object(obj)
-        return None if value is None else self.serialize(value)
+        return None if value is None else self.to_plaintext(value)
 
 
 class EncryptedCharField(EncryptedFieldMixin, package.EncryptedCharField):
@@ -236,41 +266,47 @@ class EncryptedEmailField(EncryptedFieldMixin, package.EncryptedEmailField):
 class EncryptedDateField(EncryptedFieldMixin, package.EncryptedDateField):
     """A date, encrypted as ISO 8601."""
 
-    def serialize(self, value) -> str:
+    def to_plaintext(self, value) -> str:
+        """ISO 8601 date."""
         return value.isoformat()
 
 
 class EncryptedDateTimeField(EncryptedFieldMixin, package.EncryptedDateTimeField):
-    """An aware datetime, encrypted as ISO 8601 in UTC (the offset survives every database)."""
+    """An aware datetime, encrypted as ISO 8601 in UTC (the same instant on every database)."""
 
     def _plain_to_python(self, value):
-        if value is None or isinstance(value, datetime.datetime):
-            parsed = value
-        elif isinstance(value, str):
-            parsed = parse_datetime(value)
-            if parsed is None:
-                return super(package.EncryptedDateTimeField, self).to_python(value)
-        else:
-            return super(package.EncryptedDateTimeField, self).to_python(value)
-        if parsed is not None and (parsed.tzinfo is None or parsed.utcoffset() is None):
-            raise ValueError(f"{self.name}: a naive datetime cannot be stored; give it a time zone.")
-        return parsed
+        if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+            # Django would silently read a bare date as midnight in TIME_ZONE.
+            raise self._naive_error()
+        # The mixin's parent is Django's DateTimeField.to_python; the package's would decrypt.
+        value = super()._plain_to_python(value)
+        if value is not None and timezone.is_naive(value):
+            raise self._naive_error()
+        return value
 
-    def serialize(self, value) -> str:
+    def _naive_error(self):
+        return ValidationError(
+            f"{self.name}: a naive datetime cannot be stored; give it a time zone.", code="naive_datetime"
+        )
+
+    def to_plaintext(self, value) -> str:
+        """ISO 8601 in UTC."""
         return value.astimezone(datetime.UTC).isoformat()
 
 
 class EncryptedBooleanField(EncryptedFieldMixin, package.EncryptedBooleanField):
     """True or False, encrypted."""
 
-    def serialize(self, value) -> str:
+    def to_plaintext(self, value) -> str:
+        """``1`` or ``0``."""
         return "1" if value else "0"
 
 
 class EncryptedIntegerField(EncryptedFieldMixin, package.EncryptedIntegerField):
     """An integer, encrypted (works on psycopg 3, unlike the package's)."""
 
-    def serialize(self, value) -> str:
+    def to_plaintext(self, value) -> str:
+        """Decimal digits."""
         return str(int(value))
 
 
@@ -280,11 +316,18 @@ class EncryptedJSONField(EncryptedFieldMixin, package.EncryptedTextField):
     def _plain_to_python(self, value):
         return value
 
-    def serialize(self, value) -> str:
+    def to_plaintext(self, value) -> str:
+        """Compact JSON; Decimal, dates and UUIDs become strings."""
         return json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"))
 
-    def deserialize(self, text: str):
+    def from_plaintext(self, text: str):
+        """The decoded JSON."""
         return json.loads(text)
+
+    def value_to_string(self, obj):
+        # As Django's JSONField: the serializer nests the structure, and loaddata's to_python
+        # takes it back unchanged (a JSON string here would be loaded as a string).
+        return self.value_from_object(obj)
 
     def formfield(self, **kwargs):
         from django import forms
@@ -295,3 +338,11 @@ class EncryptedJSONField(EncryptedFieldMixin, package.EncryptedTextField):
 def encrypted_fields(model) -> list[EncryptedFieldMixin]:
     """The encrypted concrete fields of a model."""
     return [field for field in model._meta.concrete_fields if isinstance(field, EncryptedFieldMixin)]
+
+
+def table_encrypted_fields(model) -> list[EncryptedFieldMixin]:
+    """The encrypted columns of the model's own table (none for a proxy, none of a parent's table)."""
+    if model._meta.proxy:
+        return []
+    local = set(model._meta.local_concrete_fields)
+    return [field for field in encrypted_fields(model) if field in local]
