@@ -55,6 +55,8 @@ class SignupForm(forms.Form):
         from django.utils.translation import get_language
 
         self.fields["preferred_language"].initial = (get_language() or "en")[:2]
+        # No country is preselected: it sets the emergency numbers, so the patient picks it.
+        self.fields["country"].choices = [("", _("Choose your country")), *countries]
 
     def signup(self, request, user):
         services.patient_register(

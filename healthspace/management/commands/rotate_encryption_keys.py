@@ -128,6 +128,6 @@ class Command(BaseCommand):
                 break
             counts["scanned"] += len(rows)
             last_pk = rows[-1][0]
-            if self.verbosity >= 2:
+            if self.verbosity >= 1:
                 self.stdout.write(f"{model._meta.label}: {counts['scanned']} rows scanned so far")
         return counts, [(model._meta.label, name, ids) for name, ids in failed.items() if ids]
