@@ -26,7 +26,7 @@ compilemessages: $(BIN)/.installed .env
 	$(PY) manage.py compilemessages --ignore=.venv --verbosity 0
 
 migrate: $(BIN)/.installed .env
-	mkdir -p var
+	mkdir -p var/static
 	$(PY) manage.py migrate --no-input
 
 demo: migrate
