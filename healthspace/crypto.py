@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import datetime
 import functools
+import hashlib
+import hmac
 import json
 
 import encrypted_model_fields.fields as package
@@ -346,3 +348,9 @@ def table_encrypted_fields(model) -> list[EncryptedFieldMixin]:
         return []
     local = set(model._meta.local_concrete_fields)
     return [field for field in encrypted_fields(model) if field in local]
+
+
+def keyed_hash(*parts: str) -> str:
+    """HMAC-SHA256 of the parts under FIELD_HASH_KEY: exact matches without storing plaintext."""
+    message = "\x1f".join(parts).encode("utf-8")
+    return hmac.new(settings.FIELD_HASH_KEY.encode("utf-8"), message, hashlib.sha256).hexdigest()

@@ -1,5 +1,6 @@
 """HealthSpace settings: every value comes from the environment (see .env.example)."""
 
+import hashlib
 from pathlib import Path
 
 import environ
@@ -43,6 +44,11 @@ def _encryption_keys(raw: list[str]) -> list[str]:
 
 
 FIELD_ENCRYPTION_KEY = _encryption_keys(env.list("FIELD_ENCRYPTION_KEY", default=[]))
+# Key of the keyed hashes that let encrypted values be matched exactly (import idempotency,
+# grouping lab tests). Never rotate it casually: stored hashes would stop matching.
+FIELD_HASH_KEY = (
+    env.str("FIELD_HASH_KEY", default="") or hashlib.sha256(f"healthspace.field-hash:{SECRET_KEY}".encode()).hexdigest()
+)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
