@@ -354,3 +354,16 @@ def keyed_hash(*parts: str) -> str:
     """HMAC-SHA256 of the parts under FIELD_HASH_KEY: exact matches without storing plaintext."""
     message = "\x1f".join(parts).encode("utf-8")
     return hmac.new(settings.FIELD_HASH_KEY.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def encrypt_bytes(data: bytes) -> bytes:
+    """Encrypt a file's bytes under the first key (documents, exports)."""
+    return crypter().encrypt(data)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    """Decrypt a file's bytes with any configured key, or raise DecryptionError."""
+    try:
+        return crypter().decrypt(token)
+    except (InvalidToken, TypeError):
+        raise DecryptionError("A stored file cannot be decrypted with FIELD_ENCRYPTION_KEY.") from None

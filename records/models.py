@@ -59,7 +59,8 @@ class ClinicalRecord(models.Model):
 
     @property
     def is_manual(self) -> bool:
-        return self.source == Source.MANUAL
+        """Entered or uploaded by the patient: theirs to edit and delete."""
+        return self.source in (Source.MANUAL, Source.UPLOAD)
 
     @property
     def kind(self) -> str:

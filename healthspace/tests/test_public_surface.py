@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls.converters import get_converters
 
 # URL names an anonymous visitor may open (sign-in, sign-up and recovery flows, public pages).
 PUBLIC = {
@@ -55,7 +56,14 @@ def _sample_path(name: str | None, route: str) -> str:
     regex = re.search(r"\^|\(\?P", route)
     if regex:
         return "/" + route[: regex.start()] + REGEX_SAMPLES[name]
-    return "/" + re.sub(r"<(?:(\w+):)?\w+>", lambda match: SAMPLE[match.group(1) or "str"], route)
+    return "/" + re.sub(r"<(?:(\w+):)?\w+>", lambda match: _sample_value(match.group(1) or "str"), route)
+
+
+def _sample_value(converter: str) -> str:
+    if converter in SAMPLE:
+        return SAMPLE[converter]
+    # A project converter (such as records' `kind`): the first value its pattern accepts.
+    return get_converters()[converter].regex.split("|")[0]
 
 
 PATTERNS = [item for item in _walk(get_resolver()) if item[0] not in PUBLIC]
