@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test lint format worker beat serve migrate messages compilemessages demo install clean
+.PHONY: run test bench lint format worker beat serve migrate messages compilemessages demo install clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ run: compilemessages demo
 
 test: compilemessages
 	$(BIN)/pytest
+
+# Benchmarks print figures; they are not tests. Without DATABASE_URL they use their own SQLite file.
+bench: compilemessages
+	mkdir -p var/bench
+	VAR_DIR=$${VAR_DIR:-$(CURDIR)/var/bench} $(PY) manage.py migrate --no-input --verbosity 0
+	VAR_DIR=$${VAR_DIR:-$(CURDIR)/var/bench} $(PY) manage.py bench_records
 
 lint: $(BIN)/.installed .env
 	$(BIN)/ruff check .
