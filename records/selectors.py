@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 from django.http import Http404
-from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 
@@ -210,5 +209,3 @@ def vitals_latest_for_user(*, user: User) -> list[LabPoint]:
     """The latest value of each vital sign."""
     return [test.latest for test in lab_tests_for_user(user=user, model=VitalSign) if test.latest]
 
-
-FLAG_LABELS = {"high": _("above range"), "low": _("below range")}

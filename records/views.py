@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
+from .charts import line_chart
 from .exceptions import RecordError
 from .forms import DocumentUploadForm, FhirUploadForm, record_form_class
 from .models import Document
@@ -156,7 +157,14 @@ def lab_tests(request):
 @login_required
 def lab_test(request, test_key):
     test = selectors.lab_test_history_for_user(user=request.user, test_key=test_key)
-    return render(request, "records/lab_test.html", {"test": test, "flag_labels": selectors.FLAG_LABELS})
+    chart = line_chart(
+        [(point.record.effective_at.date(), point.value) for point in test.points if point.value is not None],
+        title=test.name,
+        unit=test.unit,
+        reference_low=test.reference_low,
+        reference_high=test.reference_high,
+    )
+    return render(request, "records/lab_test.html", {"test": test, "chart": chart})
 
 
 @login_required
