@@ -308,8 +308,8 @@ class SampleDay(models.Model):
     class Meta:
         verbose_name = _("day of samples")
         verbose_name_plural = _("days of samples")
+        # The unique constraint's index also serves every read (owner, metric, day range).
         constraints = [models.UniqueConstraint(fields=["owner", "metric", "day"], name="sampleday_unique_day")]
-        indexes = [models.Index(fields=["owner", "metric", "day"])]
 
     def __str__(self):
         return f"{self.metric} {self.day}"
