@@ -610,16 +610,22 @@ def _period_start(day: datetime.date, bucket: str) -> datetime.date:
     return day
 
 
-def series_rollup(
-    *, owner: User, metric: str, start: datetime.date, end: datetime.date, bucket: str = "day"
-) -> list[tuple[datetime.date, dict]]:
-    """The owner's summaries per day, ISO week (from Monday) or month, start to end (one query; no empty periods)."""
+def summaries_rollup(days: list[tuple[datetime.date, dict]], bucket: str) -> list[tuple[datetime.date, dict]]:
+    """Daily summaries merged per day, ISO week (from Monday) or month (pure; no empty periods)."""
     if bucket not in ("day", "week", "month"):
         raise ValueError("bucket is day, week or month.")
-    days = daily_summaries(owner=owner, metric=metric, start=start, end=end)
     if bucket == "day":
         return days
     return [
         (period, summaries_combine(summary for _day, summary in group))
         for period, group in itertools.groupby(days, key=lambda item: _period_start(item[0], bucket))
     ]
+
+
+def series_rollup(
+    *, owner: User, metric: str, start: datetime.date, end: datetime.date, bucket: str = "day"
+) -> list[tuple[datetime.date, dict]]:
+    """The owner's summaries per day, ISO week (from Monday) or month, start to end (one query; no empty periods)."""
+    if bucket not in ("day", "week", "month"):
+        raise ValueError("bucket is day, week or month.")
+    return summaries_rollup(daily_summaries(owner=owner, metric=metric, start=start, end=end), bucket)

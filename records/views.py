@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from . import selectors, services
 from .charts import line_chart
+from .dashboards import DEFAULT_PERIOD, PERIODS, metric_charts_for_user
 from .exceptions import RecordError
 from .forms import DocumentUploadForm, FhirUploadForm, record_form_class
 from .models import Document
@@ -41,7 +42,13 @@ def _shown_fields(record) -> list[tuple[str, object]]:
 
 @login_required
 def dashboard(request):
+    period = request.GET.get("period", DEFAULT_PERIOD)
+    if period not in PERIODS:
+        period = DEFAULT_PERIOD
     context = {
+        "period": period,
+        "periods": [(key, label) for key, (_days, label) in PERIODS.items()],
+        "charts": metric_charts_for_user(user=request.user, period=period),
         "counts": selectors.record_counts_for_user(user=request.user),
         "medications": selectors.medications_current_for_user(user=request.user)[:10],
         "allergies": selectors.allergies_for_user(user=request.user)[:10],
