@@ -14,12 +14,15 @@ from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from django.db.models import Avg, Count
 from django.db.models.functions import Length
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import User
 from records import timeseries
+from records.charts import line_chart
 from records.models import SampleDay
 
 BENCH_EMAIL = "bench@example.invalid"
@@ -126,9 +129,34 @@ def bench_store(stdout, owner, *, samples: int = 2_000_000, years: int = 5) -> d
     return figures
 
 
+def bench_pages(stdout, owner, *, years: int) -> None:
+    """Time the dashboard page (all time) and a 5-year heart-rate chart as the patient sees them."""
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(owner)
+    client.get(reverse("records:dashboard"))  # the session's first request records the session
+    pages = {
+        "dashboard page (all time)": lambda: client.get(reverse("records:dashboard") + "?period=all").content,
+        "dashboard page (90 days)": lambda: client.get(reverse("records:dashboard")).content,
+    }
+    for name, render in pages.items():
+        median, queries, size = _median_time(render)
+        stdout.write(f"{name}: {median * 1000:.1f} ms median of {READ_RUNS}, {queries} queries, {size:,} bytes")
+    end = timezone.now().date()
+    start = end - datetime.timedelta(days=round(365.25 * years))
+
+    def chart():
+        rows = timeseries.series_rollup(owner=owner, metric="heart_rate", start=start, end=end, bucket="week")
+        points = [(day, summary["min"], summary["mean"], summary["max"]) for day, summary in rows]
+        return line_chart(points, title="Heart rate", unit="bpm").svg
+
+    median, queries, size = _median_time(chart)
+    stdout.write(f"{years}-year heart-rate chart: {median * 1000:.1f} ms median of {READ_RUNS}, {queries} queries")
+
+
 def bench_all(stdout, owner, *, samples: int, years: int) -> None:
-    """Every measurement, in order; add the dashboard and chart renders here (bench patient only)."""
+    """Every measurement, in order (bench patient only)."""
     bench_store(stdout, owner, samples=samples, years=years)
+    bench_pages(stdout, owner, years=years)
 
 
 class Command(BaseCommand):
