@@ -208,4 +208,3 @@ def lab_results_out_of_range_for_user(*, user: User, limit: int = 10) -> list[La
 def vitals_latest_for_user(*, user: User) -> list[LabPoint]:
     """The latest value of each vital sign."""
     return [test.latest for test in lab_tests_for_user(user=user, model=VitalSign) if test.latest]
-

@@ -14,6 +14,8 @@ from . import selectors, services
 from .charts import line_chart
 from .dashboards import DEFAULT_PERIOD, PERIODS, metric_charts_for_user
 from .exceptions import RecordError
+from .fhir.exporter import fhir_export_bundle
+from .fhir.importer import FhirImportError, fhir_import
 from .forms import DocumentUploadForm, FhirUploadForm, record_form_class
 from .models import Document
 
@@ -176,8 +178,6 @@ def lab_test(request, test_key):
 
 @login_required
 def fhir_upload(request):
-    from .fhir.importer import FhirImportError, fhir_import
-
     form = FhirUploadForm(request.POST or None, request.FILES or None)
     report = None
     if request.method == "POST" and form.is_valid():
@@ -192,8 +192,6 @@ def fhir_upload(request):
 
 @login_required
 def fhir_download(request):
-    from .fhir.exporter import fhir_export_bundle
-
     bundle = fhir_export_bundle(owner=request.user)
     content = json.dumps(bundle, indent=2, ensure_ascii=False, default=str).encode("utf-8")
     return _private_file(content, content_type="application/fhir+json", filename="healthspace-record.json")
