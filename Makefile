@@ -31,6 +31,7 @@ migrate: $(BIN)/.installed .env
 
 demo: migrate
 	$(PY) manage.py create_demo_patient
+	$(PY) manage.py load_demo_records demo@example.com
 
 run: compilemessages demo
 	$(PY) manage.py check --database default
