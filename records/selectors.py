@@ -94,7 +94,7 @@ def timeline_for_user(*, user: User, limit: int = 50, before=None) -> list[Clini
 def medications_current_for_user(*, user: User) -> list[Medication]:
     """Medications not stopped, newest first."""
     rows = Medication.objects.filter(owner=user).order_by("-effective_at", "-id")
-    return [row for row in rows if row.ended_on is None and row.status.lower() in ACTIVE_STATUSES | {"completed"}]
+    return [row for row in rows if row.ended_on is None and row.status.lower() in ACTIVE_STATUSES]
 
 
 def conditions_active_for_user(*, user: User) -> list[Condition]:
