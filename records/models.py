@@ -99,11 +99,12 @@ class Condition(ClinicalRecord):
 class Medication(ClinicalRecord):
     name = EncryptedCharField(_("medication"), max_length=300)
     code = EncryptedCharField(_("code"), max_length=64, blank=True)
+    code_system = EncryptedCharField(_("code system"), max_length=200, blank=True)
     dosage = EncryptedTextField(_("dosage"), blank=True)
     status = EncryptedCharField(_("status"), max_length=32, blank=True)
     ended_on = EncryptedDateField(_("stopped on"), null=True, blank=True)
 
-    source_fields = ("name", "code", "dosage", "status", "ended_on", "effective_at")
+    source_fields = ("name", "code", "code_system", "dosage", "status", "ended_on", "effective_at")
 
     class Meta(ClinicalRecord.Meta):
         verbose_name = _("medication")
@@ -118,12 +119,22 @@ class Medication(ClinicalRecord):
 class Allergy(ClinicalRecord):
     substance = EncryptedCharField(_("substance"), max_length=300)
     code = EncryptedCharField(_("code"), max_length=64, blank=True)
+    code_system = EncryptedCharField(_("code system"), max_length=200, blank=True)
     category = EncryptedCharField(_("category"), max_length=32, blank=True)
     criticality = EncryptedCharField(_("criticality"), max_length=32, blank=True)
     reaction = EncryptedTextField(_("reaction"), blank=True)
     clinical_status = EncryptedCharField(_("status"), max_length=32, blank=True)
 
-    source_fields = ("substance", "code", "category", "criticality", "reaction", "clinical_status", "effective_at")
+    source_fields = (
+        "substance",
+        "code",
+        "code_system",
+        "category",
+        "criticality",
+        "reaction",
+        "clinical_status",
+        "effective_at",
+    )
 
     class Meta(ClinicalRecord.Meta):
         verbose_name = _("allergy")
@@ -138,10 +149,11 @@ class Allergy(ClinicalRecord):
 class Immunization(ClinicalRecord):
     vaccine = EncryptedCharField(_("vaccine"), max_length=300)
     code = EncryptedCharField(_("code"), max_length=64, blank=True)
+    code_system = EncryptedCharField(_("code system"), max_length=200, blank=True)
     lot_number = EncryptedCharField(_("lot number"), max_length=64, blank=True)
     status = EncryptedCharField(_("status"), max_length=32, blank=True)
 
-    source_fields = ("vaccine", "code", "lot_number", "status", "effective_at")
+    source_fields = ("vaccine", "code", "code_system", "lot_number", "status", "effective_at")
 
     class Meta(ClinicalRecord.Meta):
         verbose_name = _("immunisation")
@@ -156,9 +168,10 @@ class Immunization(ClinicalRecord):
 class Procedure(ClinicalRecord):
     name = EncryptedCharField(_("procedure"), max_length=300)
     code = EncryptedCharField(_("code"), max_length=64, blank=True)
+    code_system = EncryptedCharField(_("code system"), max_length=200, blank=True)
     status = EncryptedCharField(_("status"), max_length=32, blank=True)
 
-    source_fields = ("name", "code", "status", "effective_at")
+    source_fields = ("name", "code", "code_system", "status", "effective_at")
 
     class Meta(ClinicalRecord.Meta):
         verbose_name = _("procedure")

@@ -139,7 +139,7 @@ def _medication(record: Medication, subject: dict) -> dict:
         {
             "resourceType": "MedicationStatement",
             "status": status if status in _STATEMENT_STATUSES else "unknown",
-            "medicationCodeableConcept": _concept(record.name, record.code),
+            "medicationCodeableConcept": _concept(record.name, record.code, record.code_system),
             "subject": subject,
             "effectivePeriod": period,
             "dosage": [{"text": record.dosage}] if record.dosage else None,
@@ -159,7 +159,7 @@ def _allergy(record: Allergy, subject: dict) -> dict:
             else None,
             "category": categories,
             "criticality": record.criticality if record.criticality in _CRITICALITIES else None,
-            "code": _concept(record.substance, record.code),
+            "code": _concept(record.substance, record.code, record.code_system),
             "patient": subject,
             "recordedDate": _instant(record.effective_at),
             "reaction": [{"manifestation": [{"text": record.reaction}]}] if record.reaction else None,
@@ -178,7 +178,7 @@ def _immunization(record: Immunization, subject: dict) -> dict:
         {
             "resourceType": "Immunization",
             "status": record.status if record.status in _IMMUNIZATION_STATUSES else "completed",
-            "vaccineCode": _concept(record.vaccine, record.code),
+            "vaccineCode": _concept(record.vaccine, record.code, record.code_system),
             "patient": subject,
             **occurrence,
             "lotNumber": record.lot_number,
@@ -192,7 +192,7 @@ def _procedure(record: Procedure, subject: dict) -> dict:
         {
             "resourceType": "Procedure",
             "status": record.status if record.status in _PROCEDURE_STATUSES else "unknown",
-            "code": _concept(record.name, record.code),
+            "code": _concept(record.name, record.code, record.code_system),
             "subject": subject,
             "performedDateTime": _instant(record.effective_at),
             **_notes(record),

@@ -186,6 +186,7 @@ def medication(resource: dict, resolve: Resolver) -> Medication:
     return Medication(
         name=concept_text(concept) or display or "Medication",
         code=concept_coding(concept).get("code", ""),
+        code_system=concept_coding(concept).get("system", ""),
         dosage="\n".join(dosage["text"] for dosage in dosages if dosage.get("text")),
         status=resource.get("status", ""),
         ended_on=parse_date(ended),
@@ -214,6 +215,7 @@ def allergy(resource: dict, resolve: Resolver) -> Allergy:
     return Allergy(
         substance=concept_text(resource.get("code")) or "Allergy",
         code=concept_coding(resource.get("code")).get("code", ""),
+        code_system=concept_coding(resource.get("code")).get("system", ""),
         category=_joined_to_fit(resource.get("category") or [], Allergy._meta.get_field("category").max_length),
         criticality=resource.get("criticality", ""),
         reaction="; ".join(text for text in manifestations if text),
@@ -227,6 +229,7 @@ def immunization(resource: dict, resolve: Resolver) -> Immunization:
     return Immunization(
         vaccine=concept_text(resource.get("vaccineCode")) or "Vaccine",
         code=concept_coding(resource.get("vaccineCode")).get("code", ""),
+        code_system=concept_coding(resource.get("vaccineCode")).get("system", ""),
         lot_number=resource.get("lotNumber", ""),
         status=resource.get("status", ""),
         effective_at=first_datetime(resource, "occurrenceDateTime", "recorded"),
@@ -238,6 +241,7 @@ def procedure(resource: dict, resolve: Resolver) -> Procedure:
     return Procedure(
         name=concept_text(resource.get("code")) or "Procedure",
         code=concept_coding(resource.get("code")).get("code", ""),
+        code_system=concept_coding(resource.get("code")).get("system", ""),
         status=resource.get("status", ""),
         effective_at=first_datetime(resource, "performedDateTime", "performedPeriod.start"),
     )

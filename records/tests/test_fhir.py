@@ -487,3 +487,14 @@ def test_a_file_that_is_not_fhir_gets_a_plain_message_in_the_browser(patient_cli
     assert response.context["report"] is None
     assert "Traceback" not in response.content.decode()
     assert response.context["form"].errors["file"]
+
+
+def test_codes_keep_their_system_through_import_and_export(patient, dennis):
+    from records.models import Immunization, Medication
+
+    rxnorm = "http://www.nlm.nih.gov/research/umls/rxnorm"
+    assert {medication.code_system for medication in Medication.objects.filter(owner=patient)} == {rxnorm}
+    assert {shot.code_system for shot in Immunization.objects.filter(owner=patient)} == {"http://hl7.org/fhir/sid/cvx"}
+    bundle = fhir_export_bundle(owner=patient)
+    statements = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationStatement"]
+    assert statements and all(s["medicationCodeableConcept"]["coding"][0]["system"] == rxnorm for s in statements)
