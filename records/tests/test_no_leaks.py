@@ -90,3 +90,37 @@ def test_an_unknown_id_is_the_same_404_as_someone_elses(client, patient, other_p
     unknown = client.get(reverse("records:detail", kwargs={"kind": kind, "public_id": uuid.uuid4()}))
     assert theirs.status_code == unknown.status_code == 404
     assert _without_csrf(theirs.content) == _without_csrf(unknown.content)
+
+
+def _test_key_patterns(resolver=None, namespace=""):
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _test_key_patterns(entry, ns)
+        elif isinstance(entry, URLPattern) and "test_key" in entry.pattern.converters:
+            yield f"{namespace}{entry.name}"
+
+
+TEST_KEY_URLS = sorted(_test_key_patterns())
+
+
+def test_the_walk_finds_the_lab_test_urls():
+    assert "records:lab_test" in TEST_KEY_URLS
+
+
+@pytest.mark.parametrize("name", TEST_KEY_URLS)
+def test_only_the_owner_reaches_a_lab_test_history(name, patient, other_patient, staff):
+    records = one_of_each(patient)
+    url = reverse(name, kwargs={"test_key": records["lab-results"].test_key})
+    owner, other, staff_client, anonymous = Client(), Client(), Client(), Client()
+    owner.force_login(patient)
+    other.force_login(other_patient)
+    staff_client.force_login(staff)
+    assert owner.get(url).status_code == 200
+    for method in METHODS:
+        assert getattr(other, method)(url).status_code in (404, 405)
+        response = getattr(staff_client, method)(url)
+        assert response.status_code in (404, 405) or response.url == reverse("accounts:consents")
+        response = getattr(anonymous, method)(url)
+        assert response.status_code in (302, 405)
