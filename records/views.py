@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -65,10 +66,20 @@ def index(request):
     return render(request, "records/index.html", {"counts": selectors.record_counts_for_user(user=request.user)})
 
 
+TIMELINE_PAGE = 100
+
+
 @login_required
 def timeline(request):
-    records = selectors.timeline_for_user(user=request.user, limit=100)
-    return render(request, "records/timeline.html", {"records": records, "kinds": selectors.KIND_BY_MODEL})
+    try:
+        before = parse_datetime(request.GET.get("before", ""))
+    except ValueError:  # well formed but impossible, such as month 13
+        before = None
+    if before is not None and timezone.is_naive(before):
+        before = timezone.make_aware(before)
+    records = selectors.timeline_for_user(user=request.user, limit=TIMELINE_PAGE, before=before)
+    older = records[-1].effective_at.isoformat() if len(records) == TIMELINE_PAGE else ""
+    return render(request, "records/timeline.html", {"records": records, "older": older})
 
 
 @login_required

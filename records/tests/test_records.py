@@ -152,3 +152,15 @@ def test_medical_text_is_ciphertext_in_the_database(patient):
         cursor.execute("SELECT name FROM records_condition")
         (stored,) = cursor.fetchone()
     assert stored.startswith("gAAAAA") and "Asthma" not in stored
+
+
+def test_the_timeline_pages_back_in_time(patient_client, patient, monkeypatch):
+    monkeypatch.setattr("records.views.TIMELINE_PAGE", 3)
+    for month in range(1, 8):
+        lab_result(patient, day=f"2023-0{month}-01")
+    first = patient_client.get(reverse("records:timeline"))
+    assert [r.effective_at.month for r in first.context["records"]] == [7, 6, 5]
+    second = patient_client.get(reverse("records:timeline"), {"before": first.context["older"]})
+    assert [r.effective_at.month for r in second.context["records"]] == [4, 3, 2]
+    for junk in ("not a date", "2023-13-45T00:00"):
+        assert patient_client.get(reverse("records:timeline"), {"before": junk}).status_code == 200
