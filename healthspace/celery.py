@@ -26,6 +26,10 @@ app.conf.beat_schedule = {
         "task": "healthspace.tasks.heartbeat_task",
         "schedule": 60.0,
     },
+    "clean-abandoned-uploads": {
+        "task": "integrations.tasks.uploads_clean_abandoned_task",
+        "schedule": crontab(minute=41, hour=3),
+    },
     "clear-expired-sessions": {
         "task": "accounts.tasks.sessions_clear_expired_task",
         "schedule": crontab(minute=17, hour=3),

@@ -367,3 +367,38 @@ def decrypt_bytes(token: bytes) -> bytes:
         return crypter().decrypt(token)
     except (InvalidToken, TypeError):
         raise DecryptionError("A stored file cannot be decrypted with FIELD_ENCRYPTION_KEY.") from None
+
+
+# Files too large for memory (exports, uploads) are encrypted in chunks: each chunk is a Fernet
+# token preceded by its length, so a reader never holds more than one chunk.
+STREAM_CHUNK = 1024 * 1024
+_LENGTH = 4
+
+
+def encrypt_stream(source, destination, *, chunk_size: int = STREAM_CHUNK) -> int:
+    """Encrypt a binary stream into another, chunk by chunk; returns the plaintext size."""
+    total = 0
+    fernet = crypter()
+    while chunk := source.read(chunk_size):
+        token = fernet.encrypt(chunk)
+        destination.write(len(token).to_bytes(_LENGTH, "big"))
+        destination.write(token)
+        total += len(chunk)
+    return total
+
+
+def decrypt_stream(source, destination) -> int:
+    """Decrypt a stream written by encrypt_stream into another; returns the plaintext size."""
+    total = 0
+    fernet = crypter()
+    while header := source.read(_LENGTH):
+        if len(header) != _LENGTH:
+            raise DecryptionError("An encrypted file is truncated.")
+        token = source.read(int.from_bytes(header, "big"))
+        try:
+            chunk = fernet.decrypt(token)
+        except InvalidToken:
+            raise DecryptionError("An encrypted file cannot be decrypted with FIELD_ENCRYPTION_KEY.") from None
+        destination.write(chunk)
+        total += len(chunk)
+    return total

@@ -4,4 +4,12 @@ from . import views
 
 app_name = "integrations"
 
-urlpatterns = [path("", views.index, name="index")]
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("<slug:slug>/upload/", views.upload, name="upload"),
+    path("<slug:slug>/webhook-setup/", views.webhook_setup, name="webhook_setup"),
+    path("webhooks/<slug:slug>/<uuid:public_id>/", views.webhook, name="webhook"),
+    path("runs/<uuid:public_id>/", views.run_detail, name="run"),
+    path("<uuid:public_id>/", views.connection_detail, name="connection"),
+    path("<uuid:public_id>/disconnect/", views.disconnect, name="disconnect"),
+]

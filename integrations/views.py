@@ -1,9 +1,130 @@
-"""The Connections page (filled by the integrations work; consent-gated by namespace)."""
+"""The Connections page: sources, imports with live progress, run history (consent-gated)."""
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .exceptions import IntegrationError
+from .forms import UploadForm
+from .models import Connection
+from .providers.base import provider_get
+
+# The custom header the patient configures in the app that posts to us.
+TOKEN_HEADER = "X-HealthSpace-Token"  # noqa: S105 - a header name, not a secret
+WEBHOOK_MAX_BYTES = getattr(settings, "WEBHOOK_MAX_BYTES", 32 * 1024 * 1024)
+
+
+def _upload_provider(slug: str):
+    try:
+        provider = provider_get(slug)
+    except KeyError:
+        raise Http404("Unknown source") from None
+    if provider.kind != "upload":
+        raise Http404("This source takes no files")
+    return provider
 
 
 @login_required
 def index(request):
-    return render(request, "integrations/index.html")
+    context = {"overview": selectors.connections_overview_for_user(user=request.user), "form": UploadForm()}
+    return render(request, "integrations/index.html", context)
+
+
+@require_POST
+@login_required
+def upload(request, slug):
+    provider = _upload_provider(slug)
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, _("Choose a file to import."))
+        return redirect("integrations:index")
+    try:
+        run = services.upload_store(user=request.user, provider=provider, uploaded_file=form.cleaned_data["file"])
+    except IntegrationError as error:
+        messages.error(request, str(error))
+        return redirect("integrations:index")
+    return redirect("integrations:run", public_id=run.public_id)
+
+
+@login_required
+def run_detail(request, public_id):
+    run = selectors.sync_run_get_for_user(user=request.user, public_id=public_id)
+    provider = provider_get(run.connection.provider)
+    return render(request, "integrations/run.html", {"run": run, "provider": provider})
+
+
+@login_required
+def connection_detail(request, public_id):
+    connection = selectors.connection_get_for_user(user=request.user, public_id=public_id)
+    context = {
+        "connection": connection,
+        "provider": provider_get(connection.provider),
+        "runs": selectors.sync_runs_for_connection(connection=connection)[:50],
+    }
+    return render(request, "integrations/connection.html", context)
+
+
+@require_POST
+@login_required
+def disconnect(request, public_id):
+    connection = selectors.connection_get_for_user(user=request.user, public_id=public_id)
+    services.connection_disconnect(user=request.user, connection=connection)
+    messages.success(request, _("Disconnected. Nothing more will be imported from this source."))
+    return redirect("integrations:connection", public_id=connection.public_id)
+
+
+def _webhook_provider(slug: str):
+    try:
+        provider = provider_get(slug)
+    except KeyError:
+        raise Http404("Unknown source") from None
+    if provider.kind != "webhook":
+        raise Http404("This source sends no data to us")
+    return provider
+
+
+@require_POST
+@login_required
+def webhook_setup(request, slug):
+    provider = _webhook_provider(slug)
+    try:
+        connection, token = services.webhook_token_issue(user=request.user, provider=provider)
+    except IntegrationError as error:
+        messages.error(request, str(error))
+        return redirect("integrations:index")
+    url = request.build_absolute_uri(reverse("integrations:webhook", args=[slug, connection.public_id]))
+    context = {"provider": provider, "connection": connection, "token": token, "url": url, "header": TOKEN_HEADER}
+    return render(request, "integrations/webhook_token.html", context)
+
+
+@csrf_exempt
+@require_POST
+def webhook(request, slug, public_id):
+    # Outside callers get no detail: a wrong source, connection or token are all the same 401.
+    provider = _webhook_provider(slug)
+    connection = Connection.objects.filter(public_id=public_id, provider=provider.slug).first()
+    token = request.headers.get(TOKEN_HEADER, "")
+    if connection is None or not services.webhook_token_matches(connection=connection, token=token):
+        return HttpResponse(status=401)
+    if connection.status == Connection.Status.DISCONNECTED:
+        return HttpResponse(status=410)
+    if request.content_type != "application/json":
+        return JsonResponse({"error": "Send JSON (Content-Type: application/json)."}, status=415)
+    length = int(request.headers.get("Content-Length") or 0)
+    if length > WEBHOOK_MAX_BYTES:
+        return JsonResponse({"error": "The body is too large."}, status=413)
+    body = request.read(WEBHOOK_MAX_BYTES + 1)
+    if len(body) > WEBHOOK_MAX_BYTES:
+        return JsonResponse({"error": "The body is too large."}, status=413)
+    try:
+        run = services.webhook_receive(connection=connection, body=body)
+    except IntegrationError as error:
+        return JsonResponse({"error": str(error)}, status=400)
+    return JsonResponse({"status": "accepted", "run": str(run.public_id)}, status=202)

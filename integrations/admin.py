@@ -1,0 +1,77 @@
+"""Staff see connections and runs as metadata (no tokens, no health data) and can retry a failed run."""
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from .exceptions import IntegrationError
+from .models import Connection, SyncRun
+from .services import sync_run_retry
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    list_display = ["public_id", "owner", "provider", "status", "attention_code", "last_sync_at", "next_sync_at"]
+    list_filter = ["provider", "status"]
+    search_fields = ["owner__email", "provider"]
+    list_select_related = ["owner"]
+    fields = [
+        "public_id",
+        "owner",
+        "provider",
+        "status",
+        "attention_code",
+        "last_sync_at",
+        "next_sync_at",
+        "created_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "owner", "provider", "kind", "outcome", "read", "added", "rejected", "error_code"]
+    list_filter = ["outcome", "kind", "connection__provider", "error_code"]
+    search_fields = ["owner__email", "error_code"]
+    list_select_related = ["owner", "connection"]
+    date_hierarchy = "created_at"
+    fields = [
+        "public_id",
+        "owner",
+        "connection",
+        "kind",
+        "outcome",
+        "read",
+        "added",
+        "already_present",
+        "rejected",
+        "error_code",
+        "error_message",
+        "attempts",
+        "upload_size",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
+    readonly_fields = fields
+    actions = ["retry"]
+
+    @admin.display(description=_("source"))
+    def provider(self, run):
+        return run.connection.provider
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Retry the selected failed runs"))
+    def retry(self, request, queryset):
+        retried = 0
+        for run in queryset.filter(outcome=SyncRun.Outcome.FAILED):
+            try:
+                sync_run_retry(run=run)
+            except IntegrationError:
+                continue
+            retried += 1
+        self.message_user(request, _("%(count)d run(s) queued again.") % {"count": retried}, messages.SUCCESS)

@@ -1,0 +1,60 @@
+"""The plug-in interface every provider implements, and the registry that finds them.
+
+A provider lives in `integrations/providers/<name>/` with a `provider.py` that defines `PROVIDER`.
+Adding one touches no other file: the registry imports every sub-package.
+"""
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import IO
+
+from django.utils.functional import Promise
+
+
+@dataclass(frozen=True)
+class Provider:
+    """What the Connections page and the worker need to know about a source."""
+
+    slug: str
+    name: str | Promise
+    description: str | Promise
+    # "upload": the patient sends files; "webhook": an app posts to us; "oauth": we fetch from an API.
+    kind: str
+    # The records.models.Source a provider's clinical records and workouts carry.
+    record_source: str
+    # For uploads: the file extensions the form accepts (e.g. ".zip,.xml").
+    accept: str = ""
+    # For uploads and webhooks: `parse(stream, filename, progress) -> (iterator of items, stats or None)`;
+    # progress is None or a callable(records_read, bytes_read, total_bytes).
+    parse: Callable[[IO[bytes], str, Callable | None], tuple[Iterator, object]] | None = None
+
+    @property
+    def consent_purpose(self) -> str:
+        return f"source:{self.slug}"
+
+
+@cache
+def providers() -> dict[str, Provider]:
+    """Every installed provider by slug, in the order of their folder names."""
+    found = {}
+    package = Path(__file__).parent
+    for module in sorted(pkgutil.iter_modules([str(package)]), key=lambda module: module.name):
+        if not module.ispkg:
+            continue
+        try:
+            plugin = importlib.import_module(f"integrations.providers.{module.name}.provider")
+        except ModuleNotFoundError as error:
+            if error.name == f"integrations.providers.{module.name}.provider":
+                continue  # a parser-only package, not a plug-in yet
+            raise
+        found[plugin.PROVIDER.slug] = plugin.PROVIDER
+    return found
+
+
+def provider_get(slug: str) -> Provider:
+    """The provider for a slug; KeyError when none is installed."""
+    return providers()[slug]

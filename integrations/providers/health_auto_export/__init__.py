@@ -1,0 +1,1 @@
+"""Health Auto Export (iOS app): bodies its REST API automation posts to us."""

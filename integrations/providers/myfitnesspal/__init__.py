@@ -1,0 +1,1 @@
+"""MyFitnessPal CSV exports (nutrition, exercise and measurement summaries)."""

@@ -1,0 +1,295 @@
+"""Writes of the integrations app: connections, uploads, runs, and the items they bring in."""
+
+import hmac
+import io
+import logging
+import secrets
+import tempfile
+import uuid
+from collections.abc import Iterable
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from accounts import services as account_services
+from accounts.models import ConsentPurpose, User
+from accounts.selectors import consent_is_granted
+from healthspace import crypto
+from records.fhir.importer import FhirImportError, fhir_import
+from records.models import Workout
+from records.timeseries import Sample, samples_merge
+
+from .exceptions import IntegrationError
+from .models import Connection, SyncRun
+from .providers.base import Provider, provider_get
+from .providers.items import ClinicalDocument, ParseError, ProfileHint, WorkoutItem
+
+logger = logging.getLogger(__name__)
+
+UPLOAD_PREFIX = "uploads/"
+# Samples handed to the store at once; the store streams its own chunks within.
+SAMPLE_BATCH = 50_000
+WORKOUT_BATCH = 500
+
+
+@transaction.atomic
+def connection_connect(*, user: User, provider: Provider) -> Connection:
+    """The patient's connection to a source, created or reopened, with consent recorded for it."""
+    if not consent_is_granted(user=user, purpose=ConsentPurpose.HEALTH_DATA):
+        raise IntegrationError(_("To keep health data in HealthSpace, first give your consent to its processing."))
+    connection, _created = Connection.objects.select_for_update().get_or_create(owner=user, provider=provider.slug)
+    if connection.status == Connection.Status.DISCONNECTED:
+        connection.status = Connection.Status.CONNECTED
+        connection.attention_code = ""
+        connection.save(update_fields=["status", "attention_code", "updated_at"])
+    account_services.consent_set(user=user, purpose=provider.consent_purpose, granted=True)
+    return connection
+
+
+def upload_store(*, user: User, provider: Provider, uploaded_file) -> SyncRun:
+    """Encrypt an uploaded file into storage and queue its import (the worker does the rest)."""
+    connection = connection_connect(user=user, provider=provider)
+    return _store_and_queue(connection=connection, stream=uploaded_file, kind=SyncRun.Kind.IMPORT)
+
+
+def webhook_token_issue(*, user: User, provider: Provider) -> tuple[Connection, str]:
+    """Connect a webhook source and give it a new secret token (shown once; the old one stops working)."""
+    connection = connection_connect(user=user, provider=provider)
+    token = secrets.token_urlsafe(32)
+    connection.webhook_key = crypto.keyed_hash("webhook", str(connection.public_id), token)
+    connection.save(update_fields=["webhook_key", "updated_at"])
+    return connection, token
+
+
+def webhook_token_matches(*, connection: Connection, token: str) -> bool:
+    """Whether a token is the connection's current webhook secret (constant-time comparison)."""
+    if not connection.webhook_key or not token:
+        return False
+    expected = crypto.keyed_hash("webhook", str(connection.public_id), token)
+    return hmac.compare_digest(expected, connection.webhook_key)
+
+
+def webhook_receive(*, connection: Connection, body: bytes) -> SyncRun:
+    """Keep a webhook's body encrypted and queue its import; a repeated batch adds nothing."""
+    return _store_and_queue(connection=connection, stream=io.BytesIO(body), kind=SyncRun.Kind.WEBHOOK)
+
+
+def _store_and_queue(*, connection: Connection, stream, kind: str) -> SyncRun:
+    user = connection.owner
+    name = f"{UPLOAD_PREFIX}{uuid.uuid4().hex}"
+    with tempfile.TemporaryFile() as encrypted:
+        size = crypto.encrypt_stream(stream, encrypted)
+        if size == 0:
+            raise IntegrationError(_("This file is empty."))
+        encrypted.seek(0)
+        stored_name = default_storage.save(name, File(encrypted, name=name))
+    try:
+        with transaction.atomic():
+            run = SyncRun.objects.create(
+                owner=user,
+                connection=connection,
+                kind=kind,
+                upload_name=stored_name,
+                upload_size=size,
+            )
+            transaction.on_commit(lambda: _enqueue(run.pk))
+    except Exception:
+        default_storage.delete(stored_name)  # nothing orphaned when the run cannot be recorded
+        raise
+    return run
+
+
+def _enqueue(run_id: int) -> None:
+    from .tasks import sync_run_execute_task
+
+    sync_run_execute_task.delay(run_id)
+
+
+def _byte_progress(run: SyncRun):
+    def report(records_read: int, bytes_read: int, total_bytes: int) -> None:
+        SyncRun.objects.filter(pk=run.pk).update(bytes_done=min(bytes_read, run.upload_size or bytes_read))
+
+    return report
+
+
+def _progress_saver(run: SyncRun):
+    def save(**counts):
+        for name, value in counts.items():
+            setattr(run, name, value)
+        SyncRun.objects.filter(pk=run.pk).update(**counts)
+
+    return save
+
+
+def sync_run_execute(*, run: SyncRun) -> SyncRun:
+    """Run an import to its end: parse, write, count; a re-run after a crash redoes it idempotently."""
+    connection = run.connection
+    provider = provider_get(connection.provider)
+    if connection.status == Connection.Status.DISCONNECTED or not consent_is_granted(
+        user=run.owner, purpose=provider.consent_purpose
+    ):
+        return _finish(run, error_code="not_connected", message=_("This source is disconnected: nothing was imported."))
+    profile = getattr(run.owner, "profile", None)
+    with translation.override(profile.preferred_language if profile else None):
+        return _execute(run, provider)
+
+
+def _execute(run: SyncRun, provider: Provider) -> SyncRun:
+    # Messages of the run are written in the patient's language.
+    connection = run.connection
+    SyncRun.objects.filter(pk=run.pk).update(
+        outcome=SyncRun.Outcome.RUNNING, started_at=timezone.now(), attempts=run.attempts + 1
+    )
+    run.refresh_from_db()
+    Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.SYNCING)
+    try:
+        # A named file: parsers that need a path (zip archives) open it again by name.
+        with tempfile.NamedTemporaryFile(prefix="healthspace-import-") as plain:
+            with default_storage.open(run.upload_name, "rb") as stored:
+                crypto.decrypt_stream(stored, plain)
+            # A first pass reads the whole file without writing: a file that breaks halfway
+            # fails here, so nothing of it is half-imported.
+            plain.seek(0)
+            items, _stats = provider.parse(plain, run.upload_name, None)
+            for _item in items:
+                pass
+            plain.seek(0)
+            items, stats = provider.parse(plain, run.upload_name, _byte_progress(run))
+            counts = items_write(owner=run.owner, provider=provider, items=items, run=run)
+    except ParseError as error:
+        return _finish(run, error_code="parse_error", message=str(error))
+    except FhirImportError as error:
+        return _finish(run, error_code="fhir_error", message=str(error))
+    counts["read"] = getattr(stats, "read", counts["read"]) if stats is not None else counts["read"]
+    counts["rejected"] += getattr(stats, "rejected_total", 0) if stats is not None else 0
+    return _finish(run, **counts)
+
+
+def _finish(run: SyncRun, *, error_code: str = "", message: str = "", **counts) -> SyncRun:
+    with transaction.atomic():
+        for name, value in counts.items():
+            setattr(run, name, value)
+        run.outcome = SyncRun.Outcome.FAILED if error_code else SyncRun.Outcome.SUCCEEDED
+        run.error_code, run.error_message = error_code, message[:500]
+        run.finished_at = timezone.now()
+        run.bytes_done = run.upload_size
+        run.save()
+        Connection.objects.filter(pk=run.connection_id).exclude(status=Connection.Status.DISCONNECTED).update(
+            status=Connection.Status.CONNECTED, last_sync_at=run.finished_at
+        )
+    if run.outcome == SyncRun.Outcome.SUCCEEDED and run.upload_name:
+        # The encrypted upload is kept after a failure so staff can retry; cleaned up when done.
+        name = run.upload_name
+        transaction.on_commit(lambda: default_storage.delete(name))
+        SyncRun.objects.filter(pk=run.pk).update(upload_name="")
+    logger.info(
+        "sync run %s %s: read %s, added %s, already present %s, rejected %s",
+        run.pk,
+        run.outcome,
+        run.read,
+        run.added,
+        run.already_present,
+        run.rejected,
+    )
+    return run
+
+
+def items_write(*, owner: User, provider: Provider, items: Iterable, run: SyncRun | None = None) -> dict:
+    """Write a parser's items: samples to the store, workouts and FHIR files to records (idempotent)."""
+    counts = {"read": 0, "added": 0, "already_present": 0, "rejected": 0}
+    samples: list[Sample] = []
+    workouts: list[WorkoutItem] = []
+    save_progress = _progress_saver(run) if run is not None else None
+
+    def flush_samples():
+        if samples:
+            result = samples_merge(owner=owner, samples=samples)
+            counts["added"] += result.added
+            counts["already_present"] += result.already_present
+            counts["rejected"] += result.rejected
+            samples.clear()
+            if save_progress:
+                save_progress(**counts)
+
+    def flush_workouts():
+        if workouts:
+            added, present = _workouts_write(owner=owner, provider=provider, workouts=workouts)
+            counts["added"] += added
+            counts["already_present"] += present
+            workouts.clear()
+
+    for item in items:
+        counts["read"] += 1
+        if isinstance(item, Sample):
+            # The provider prefixes the device name, so a source's samples can be found again.
+            item.source = f"{provider.slug}:{item.source}"
+            samples.append(item)
+            if len(samples) >= SAMPLE_BATCH:
+                flush_samples()
+        elif isinstance(item, WorkoutItem):
+            workouts.append(item)
+            if len(workouts) >= WORKOUT_BATCH:
+                flush_workouts()
+        elif isinstance(item, ClinicalDocument):
+            report = fhir_import(owner=owner, stream=io.BytesIO(item.content), filename=item.name)
+            counts["added"] += report.added
+            counts["already_present"] += report.already_present
+            counts["rejected"] += report.rejected
+        elif isinstance(item, ProfileHint):
+            continue  # offered to the patient by the provider's page, never applied silently
+    flush_samples()
+    flush_workouts()
+    return counts
+
+
+def _workouts_write(*, owner: User, provider: Provider, workouts: list[WorkoutItem]) -> tuple[int, int]:
+    rows = []
+    for item in workouts:
+        identity = item.source_id or f"{item.activity}|{item.start.isoformat()}|{item.end.isoformat()}|{item.source}"
+        rows.append(
+            Workout(
+                owner=owner,
+                source=provider.record_source,
+                source_key=crypto.keyed_hash(provider.slug, "workout", identity),
+                source_label=item.source[:200],
+                effective_at=item.start,
+                ended_at=item.end,
+                activity=item.activity[:100],
+                duration_s=item.duration_s,
+                distance_m="" if item.distance_m is None else f"{item.distance_m:.1f}",
+                energy_kcal="" if item.energy_kcal is None else f"{item.energy_kcal:.1f}",
+                statistics=item.statistics or None,
+            )
+        )
+    keys = [row.source_key for row in rows]
+    existing = set(Workout.objects.filter(owner=owner, source_key__in=keys).values_list("source_key", flat=True))
+    new = {row.source_key: row for row in rows if row.source_key not in existing}
+    with transaction.atomic():
+        Workout.objects.bulk_create(new.values(), ignore_conflicts=True)
+    return len(new), len(rows) - len(new)
+
+
+@transaction.atomic
+def connection_disconnect(*, user: User, connection: Connection) -> Connection:
+    """Stop a source: no more syncs, consent withdrawn, credentials forgotten (data kept unless erased)."""
+    if connection.owner_id != user.pk:
+        raise IntegrationError(_("This connection is not yours."))
+    connection.status = Connection.Status.DISCONNECTED
+    connection.credentials = None
+    connection.webhook_key = ""
+    connection.next_sync_at = None
+    connection.save()
+    account_services.consent_set(user=user, purpose=provider_get(connection.provider).consent_purpose, granted=False)
+    return connection
+
+
+def sync_run_retry(*, run: SyncRun) -> SyncRun:
+    """Queue a failed run again (staff action); a run without its file any more cannot be retried."""
+    if run.outcome != SyncRun.Outcome.FAILED or (run.kind == SyncRun.Kind.IMPORT and not run.upload_name):
+        raise IntegrationError(_("Only a failed run whose file is still kept can be retried."))
+    SyncRun.objects.filter(pk=run.pk).update(outcome=SyncRun.Outcome.QUEUED, error_code="", error_message="")
+    transaction.on_commit(lambda: _enqueue(run.pk))
+    return run

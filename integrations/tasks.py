@@ -1,0 +1,44 @@
+"""Background jobs of the integrations app: ids in, state re-read, idempotent work."""
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.core.files.storage import default_storage
+from django.db import InterfaceError, OperationalError
+from django.utils import timezone
+
+from .models import SyncRun
+from .services import sync_run_execute
+
+# A run left without a finish this long after it was queued is abandoned; its upload is removed.
+ABANDONED_AFTER = timedelta(days=7)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def sync_run_execute_task(run_id: int) -> None:
+    """Run one queued import or sync (a re-delivery after a crash redoes it; writes are idempotent)."""
+    run = SyncRun.objects.select_related("connection", "owner").filter(pk=run_id).first()
+    if run is None or run.is_finished:
+        return
+    sync_run_execute(run=run)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def uploads_clean_abandoned_task() -> int:
+    """Delete uploads of runs that never finished or failed long ago (safe to run any time)."""
+    cutoff = timezone.now() - ABANDONED_AFTER
+    stale = SyncRun.objects.filter(created_at__lt=cutoff).exclude(upload_name="")
+    removed = 0
+    for run in stale.exclude(outcome=SyncRun.Outcome.RUNNING).iterator():
+        default_storage.delete(run.upload_name)
+        SyncRun.objects.filter(pk=run.pk).update(upload_name="")
+        removed += 1
+    return removed
