@@ -1,5 +1,6 @@
 """Writes of the integrations app: connections, uploads, runs, and the items they bring in."""
 
+import datetime
 import hmac
 import io
 import logging
@@ -110,7 +111,9 @@ def _enqueue(run_id: int) -> None:
 
 def _byte_progress(run: SyncRun):
     def report(records_read: int, bytes_read: int, total_bytes: int) -> None:
-        SyncRun.objects.filter(pk=run.pk).update(bytes_done=min(bytes_read, run.upload_size or bytes_read))
+        # The parser counts bytes of what it reads (an unzipped member): scale to the upload's size.
+        share = bytes_read / total_bytes if total_bytes else 0
+        SyncRun.objects.filter(pk=run.pk).update(bytes_done=int(run.upload_size * min(share, 1.0)))
 
     return report
 
@@ -238,8 +241,11 @@ def items_write(*, owner: User, provider: Provider, items: Iterable, run: SyncRu
             counts["added"] += report.added
             counts["already_present"] += report.already_present
             counts["rejected"] += report.rejected
-        elif isinstance(item, ProfileHint):
-            continue  # offered to the patient by the provider's page, never applied silently
+        elif isinstance(item, ProfileHint) and run is not None:
+            # Offered to the patient on the run's page, never applied silently.
+            SyncRun.objects.filter(pk=run.pk).update(
+                profile_hint={"date_of_birth": item.date_of_birth.isoformat() if item.date_of_birth else None}
+            )
     flush_samples()
     flush_workouts()
     return counts
@@ -293,3 +299,12 @@ def sync_run_retry(*, run: SyncRun) -> SyncRun:
     SyncRun.objects.filter(pk=run.pk).update(outcome=SyncRun.Outcome.QUEUED, error_code="", error_message="")
     transaction.on_commit(lambda: _enqueue(run.pk))
     return run
+
+
+def profile_hint_apply(*, user: User, run: SyncRun) -> bool:
+    """Copy the date of birth a source gave into the profile, when the patient asks (idempotent)."""
+    hint = run.profile_hint or {}
+    if run.owner_id != user.pk or not hint.get("date_of_birth"):
+        return False
+    account_services.profile_update(user=user, date_of_birth=datetime.date.fromisoformat(hint["date_of_birth"]))
+    return True

@@ -128,3 +128,12 @@ def webhook(request, slug, public_id):
     except IntegrationError as error:
         return JsonResponse({"error": str(error)}, status=400)
     return JsonResponse({"status": "accepted", "run": str(run.public_id)}, status=202)
+
+
+@require_POST
+@login_required
+def profile_hint_apply(request, public_id):
+    run = selectors.sync_run_get_for_user(user=request.user, public_id=public_id)
+    if services.profile_hint_apply(user=request.user, run=run):
+        messages.success(request, _("Your date of birth was added to your profile."))
+    return redirect("integrations:run", public_id=run.public_id)

@@ -36,6 +36,7 @@ OBJECT_URLS = sorted(item for item in _object_patterns() if item[0] not in NOT_S
 OBJECT_FOR_URL = {
     "records:document_download": "documents",
     "integrations:run": "sync_run",
+    "integrations:profile_hint_apply": "sync_run",
     "integrations:connection": "connection",
     "integrations:disconnect": "connection",
 }
