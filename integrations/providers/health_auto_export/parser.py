@@ -33,6 +33,8 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext as _
+
 from records.timeseries import METRICS, SLEEP_STAGES, TimeSeriesError, metric_get, sleep_stage_code
 
 from ..items import ParseError, Sample, WorkoutItem
@@ -118,26 +120,28 @@ def parse_payload(body: bytes) -> Payload:
     """The samples and workouts of one Health Auto Export body (ParseError if it is not one; same body, same items)."""
     if len(body) > MAX_BODY_BYTES:
         raise ParseError(
-            "This data is larger than HealthSpace accepts at once: turn on batch requests in the "
-            "Health Auto Export automation."
+            _(
+                "This data is larger than HealthSpace accepts at once: turn on batch requests in the "
+                "Health Auto Export automation."
+            )
         )
     if not body.strip():
-        raise ParseError("The data sent is empty.")
+        raise ParseError(_("The data sent is empty."))
     try:
         # NaN and Infinity are not JSON: a point holding one is rejected like any bad value.
         document = json.loads(body, parse_constant=lambda _name: None)
     except (ValueError, RecursionError):
-        raise ParseError("The data sent is not valid JSON.") from None
+        raise ParseError(_("The data sent is not valid JSON.")) from None
     data = document.get("data") if isinstance(document, dict) else None
     if not isinstance(data, dict):
-        raise ParseError('The data sent has no "data" object: it does not come from Health Auto Export.')
+        raise ParseError(_('The data sent has no "data" object: it does not come from Health Auto Export.'))
     stats = PayloadStats()
     items: list[Sample | WorkoutItem] = []
     for metric in _array(data, "metrics"):
         items.extend(_metric_items(metric, stats))
     for entry in _array(data, "workouts"):
         if not isinstance(entry, dict):
-            raise ParseError('Each of the "workouts" sent must be an object.')
+            raise ParseError(_('Each of the "workouts" sent must be an object.'))
         stats.read += 1
         try:
             items.append(_workout(entry, stats))
@@ -156,7 +160,7 @@ def _array(data: dict, name: str) -> list:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise ParseError(f'The "{name}" sent must be a list.')
+        raise ParseError(_('The "%(name)s" sent must be a list.') % {"name": name})
     return value
 
 
@@ -201,10 +205,10 @@ def _source(point: dict, *keys: str) -> str:
 
 def _metric_items(metric: object, stats: PayloadStats) -> Iterator[Sample]:
     if not isinstance(metric, dict) or not isinstance(metric.get("name"), str):
-        raise ParseError('Each of the "metrics" sent must be an object with a name.')
+        raise ParseError(_('Each of the "metrics" sent must be an object with a name.'))
     points = metric.get("data")
     if not isinstance(points, list):
-        raise ParseError('Each of the "metrics" sent must have a "data" list.')
+        raise ParseError(_('Each of the "metrics" sent must have a "data" list.'))
     name, units = metric["name"].strip(), metric.get("units")
     units = units.strip() if isinstance(units, str) else ""
     stats.metrics += 1

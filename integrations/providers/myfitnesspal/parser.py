@@ -29,6 +29,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from records.timeseries import METRICS, TimeSeriesError, metric_get
 
 from ..items import ParseError, Sample, WorkoutItem
@@ -93,7 +96,7 @@ _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T][\d:.]*)?")
 _NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\.\d+")
 _FORMULA_START = re.compile(r"^[\s=+\-@]+")
 
-NOT_AN_EXPORT = (
+NOT_AN_EXPORT = gettext_lazy(
     "This file is not a MyFitnessPal export: its first row does not have the columns of a nutrition, "
     "exercise or measurement export."
 )
@@ -173,7 +176,7 @@ def iter_samples(
         reader = csv.reader(_lines(text))
         header = next(reader, None)
         if header is None:
-            raise ParseError("This file is empty.")
+            raise ParseError(_("This file is empty."))
         stats.kind = detect_kind(header)
         report = (lambda: progress(stats.read, _position(stream), total)) if progress else None
         rows = _data_rows(reader, stats, report)
@@ -192,9 +195,9 @@ def iter_samples(
     except csv.Error:
         # Includes a field over csv.field_size_limit(): that limit is process-wide, so it is left
         # at its default rather than lowered here.
-        raise ParseError("This file is not a readable CSV file.") from None
+        raise ParseError(_("This file is not a readable CSV file.")) from None
     except UnicodeDecodeError:
-        raise ParseError("This file is not UTF-8 text: export it again from MyFitnessPal.") from None
+        raise ParseError(_("This file is not UTF-8 text: export it again from MyFitnessPal.")) from None
     finally:
         # The caller owns the binary stream: the wrapper must not close it when collected.
         text.detach()
@@ -203,7 +206,7 @@ def iter_samples(
 def _lines(text: io.TextIOWrapper) -> Iterator[str]:
     while line := text.readline(MAX_LINE_CHARS + 1):
         if len(line) > MAX_LINE_CHARS:
-            raise ParseError("This file has a line far longer than any in a MyFitnessPal export.")
+            raise ParseError(_("This file has a line far longer than any in a MyFitnessPal export."))
         yield line
 
 
@@ -215,7 +218,7 @@ def _data_rows(
             continue
         stats.read += 1
         if stats.read > MAX_ROWS:
-            raise ParseError("This file has more rows than a MyFitnessPal export can have.")
+            raise ParseError(_("This file has more rows than a MyFitnessPal export can have."))
         if report is not None and stats.read % PROGRESS_EVERY == 0:
             report()
         yield row
@@ -289,7 +292,9 @@ def _unit_checked(metric: str, unit: str, label: str) -> str:
     try:
         metric_get(metric).converter(unit)
     except TimeSeriesError:
-        raise ParseError(f"The {label} column of this file has a unit we cannot read.") from None
+        raise ParseError(
+            _("The %(column)s column of this file has a unit we cannot read.") % {"column": label}
+        ) from None
     return unit
 
 
@@ -401,8 +406,10 @@ def _measurement(
                 unit = _MASS_UNITS[weight_unit.lower()]
             if not unit:
                 raise ParseError(
-                    "This MyFitnessPal measurement file does not say whether weights are in kilograms or "
-                    "pounds: choose the unit and import it again."
+                    _(
+                        "This MyFitnessPal measurement file does not say whether weights are in kilograms or "
+                        "pounds: choose the unit and import it again."
+                    )
                 )
             weight_at = index
             _unit_checked("weight", unit, "weight")

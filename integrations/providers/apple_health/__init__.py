@@ -1,0 +1,1 @@
+"""Apple Health "Export All Health Data" provider: export.zip or export.xml to normalised items."""
