@@ -46,6 +46,7 @@ bench: compilemessages
 	mkdir -p var/bench
 	VAR_DIR=$${VAR_DIR:-$(CURDIR)/var/bench} $(PY) manage.py migrate --no-input --verbosity 0
 	VAR_DIR=$${VAR_DIR:-$(CURDIR)/var/bench} $(PY) manage.py bench_records
+	VAR_DIR=$${VAR_DIR:-$(CURDIR)/var/bench} $(PY) manage.py bench_integrations
 
 lint: $(BIN)/.installed .env
 	$(BIN)/ruff check .

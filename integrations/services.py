@@ -153,22 +153,30 @@ def _execute(run: SyncRun, provider: Provider) -> SyncRun:
         with tempfile.NamedTemporaryFile(prefix="healthspace-import-") as plain:
             with default_storage.open(run.upload_name, "rb") as stored:
                 crypto.decrypt_stream(stored, plain)
-            # A first pass reads the whole file without writing: a file that breaks halfway
-            # fails here, so nothing of it is half-imported.
-            plain.seek(0)
-            items, _stats = provider.parse(plain, run.upload_name, None)
-            for _item in items:
-                pass
-            plain.seek(0)
-            items, stats = provider.parse(plain, run.upload_name, _byte_progress(run))
-            counts = items_write(owner=run.owner, provider=provider, items=items, run=run)
+            plain.flush()
+            counts = file_import(owner=run.owner, provider=provider, stream=plain, run=run)
     except ParseError as error:
         return _finish(run, error_code="parse_error", message=str(error))
     except FhirImportError as error:
         return _finish(run, error_code="fhir_error", message=str(error))
-    counts["read"] = getattr(stats, "read", counts["read"]) if stats is not None else counts["read"]
-    counts["rejected"] += getattr(stats, "rejected_total", 0) if stats is not None else 0
     return _finish(run, **counts)
+
+
+def file_import(*, owner: User, provider: Provider, stream, run: SyncRun | None = None) -> dict:
+    """Import a local plaintext file in two passes (the worker's job and import commands share it)."""
+    # The first pass reads the whole file without writing: a file that breaks halfway fails
+    # here, so nothing of it is half-imported.
+    stream.seek(0)
+    items, _stats = provider.parse(stream, stream.name, None)
+    for _item in items:
+        pass
+    stream.seek(0)
+    items, stats = provider.parse(stream, stream.name, _byte_progress(run) if run is not None else None)
+    counts = items_write(owner=owner, provider=provider, items=items, run=run)
+    if stats is not None:
+        counts["read"] = getattr(stats, "read", counts["read"])
+        counts["rejected"] += getattr(stats, "rejected_total", 0)
+    return counts
 
 
 def _finish(run: SyncRun, *, error_code: str = "", message: str = "", **counts) -> SyncRun:
