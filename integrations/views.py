@@ -21,13 +21,13 @@ TOKEN_HEADER = "X-HealthSpace-Token"  # noqa: S105 - a header name, not a secret
 WEBHOOK_MAX_BYTES = getattr(settings, "WEBHOOK_MAX_BYTES", 32 * 1024 * 1024)
 
 
-def _upload_provider(slug: str):
+def _provider_of_kind(slug: str, kind: str):
     try:
         provider = provider_get(slug)
     except KeyError:
         raise Http404("Unknown source") from None
-    if provider.kind != "upload":
-        raise Http404("This source takes no files")
+    if provider.kind != kind:
+        raise Http404("This source does not work this way")
     return provider
 
 
@@ -40,7 +40,7 @@ def index(request):
 @require_POST
 @login_required
 def upload(request, slug):
-    provider = _upload_provider(slug)
+    provider = _provider_of_kind(slug, "upload")
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, _("Choose a file to import."))
@@ -80,20 +80,10 @@ def disconnect(request, public_id):
     return redirect("integrations:connection", public_id=connection.public_id)
 
 
-def _webhook_provider(slug: str):
-    try:
-        provider = provider_get(slug)
-    except KeyError:
-        raise Http404("Unknown source") from None
-    if provider.kind != "webhook":
-        raise Http404("This source sends no data to us")
-    return provider
-
-
 @require_POST
 @login_required
 def webhook_setup(request, slug):
-    provider = _webhook_provider(slug)
+    provider = _provider_of_kind(slug, "webhook")
     try:
         connection, token = services.webhook_token_issue(user=request.user, provider=provider)
     except IntegrationError as error:
@@ -108,7 +98,7 @@ def webhook_setup(request, slug):
 @require_POST
 def webhook(request, slug, public_id):
     # Outside callers get no detail: a wrong source, connection or token are all the same 401.
-    provider = _webhook_provider(slug)
+    provider = _provider_of_kind(slug, "webhook")
     connection = Connection.objects.filter(public_id=public_id, provider=provider.slug).first()
     token = request.headers.get(TOKEN_HEADER, "")
     if connection is None or not services.webhook_token_matches(connection=connection, token=token):

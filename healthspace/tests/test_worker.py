@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -15,29 +14,7 @@ from django.utils import timezone
 
 from healthspace.celery import app
 from healthspace.tasks import HEARTBEAT_CACHE_KEY, heartbeat_task
-
-CELERY = str(Path(sys.executable).with_name("celery"))
-
-
-def _start_worker(env):
-    return subprocess.Popen(
-        [
-            CELERY,
-            "-A",
-            "healthspace",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--without-mingle",
-            "--without-gossip",
-            "--without-heartbeat",
-        ],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+from healthspace.tests.workers import start_worker
 
 
 def _stop(process):
@@ -95,7 +72,7 @@ def test_a_real_worker_runs_jobs_from_redis(require_redis):
     from django.core.cache import cache
 
     cache.delete(HEARTBEAT_CACHE_KEY)
-    worker = _start_worker(dict(os.environ))
+    worker = start_worker(dict(os.environ))
     try:
         heartbeat_task.delay()
         beat = _wait_for(lambda: cache.get(HEARTBEAT_CACHE_KEY))
@@ -108,7 +85,7 @@ def test_a_real_worker_runs_jobs_from_redis(require_redis):
 def test_the_embedded_default_runs_jobs_with_no_server(tmp_path):
     env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL"}}
     env["VAR_DIR"] = str(tmp_path)
-    worker = _start_worker(env)
+    worker = start_worker(env)
     try:
         sender = subprocess.run(
             [

@@ -2,18 +2,16 @@
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import reverse
 
 from healthspace.celery import app as celery_app
+from healthspace.tests.workers import start_worker
 from integrations.models import SyncRun
 from integrations.providers.apple_health.generate import write_export
 from integrations.providers.base import provider_get
@@ -23,7 +21,6 @@ from records.models import SampleDay, Workout
 from records.timeseries import metrics_for_user
 
 DATA = Path(__file__).parent / "data" / "apple_health"
-CELERY = str(Path(sys.executable).with_name("celery"))
 
 
 def _import(client, path: Path):
@@ -72,26 +69,6 @@ def test_a_broken_export_writes_nothing(patient_client, patient, tmp_path):
     assert not SampleDay.objects.filter(owner=patient).exists()
 
 
-def _start_worker(env):
-    return subprocess.Popen(
-        [
-            CELERY,
-            "-A",
-            "healthspace",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--without-mingle",
-            "--without-gossip",
-            "--without-heartbeat",
-        ],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_killing_the_worker_during_an_import_loses_and_duplicates_nothing(require_postgres, require_redis, tmp_path):
@@ -113,7 +90,7 @@ def test_killing_the_worker_during_an_import_loses_and_duplicates_nothing(requir
     kills = 0
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
-        worker = _start_worker(env)
+        worker = start_worker(env, capture=False)
         if kills < 3:
             # Let it get into the import, then kill it without warning.
             while time.monotonic() < deadline:
