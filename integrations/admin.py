@@ -1,10 +1,11 @@
 """Staff see connections and runs as metadata (no tokens, no health data) and can retry a failed run."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from .exceptions import IntegrationError
-from .models import Connection, SyncRun
+from .models import Connection, FhirServer, SyncRun
 from .services import sync_run_retry
 
 
@@ -75,3 +76,28 @@ class SyncRunAdmin(admin.ModelAdmin):
                 continue
             retried += 1
         self.message_user(request, _("%(count)d run(s) queued again.") % {"count": retried}, messages.SUCCESS)
+
+
+class FhirServerForm(forms.ModelForm):
+    # The stored secret is never shown: staff type a new one to replace it, or leave it blank.
+    new_client_secret = forms.CharField(
+        label=_("client secret"), required=False, widget=forms.PasswordInput(render_value=False)
+    )
+
+    class Meta:
+        model = FhirServer
+        fields = ["name", "base_url", "client_id", "scopes", "countries", "enabled"]
+
+
+@admin.register(FhirServer)
+class FhirServerAdmin(admin.ModelAdmin):
+    form = FhirServerForm
+    list_display = ["name", "base_url", "countries", "enabled"]
+    list_filter = ["enabled"]
+    search_fields = ["name", "base_url"]
+    fields = ["name", "base_url", "client_id", "new_client_secret", "scopes", "countries", "enabled"]
+
+    def save_model(self, request, obj, form, change):
+        if form.cleaned_data.get("new_client_secret"):
+            obj.client_secret = form.cleaned_data["new_client_secret"]
+        super().save_model(request, obj, form, change)

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from healthspace.crypto import EncryptedJSONField
+from healthspace.crypto import EncryptedCharField, EncryptedJSONField
 
 
 class Connection(models.Model):
@@ -29,6 +29,10 @@ class Connection(models.Model):
     webhook_key = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     # A code from the provider's registry of plain-language reasons (no medical content).
     attention_code = models.CharField(_("reason"), max_length=64, blank=True)
+    # The staff-registered server an EHR connection talks to (SMART on FHIR); empty for other sources.
+    fhir_server = models.ForeignKey(
+        "FhirServer", on_delete=models.PROTECT, null=True, blank=True, related_name="connections"
+    )
     last_sync_at = models.DateTimeField(_("last sync"), null=True, blank=True)
     next_sync_at = models.DateTimeField(_("next sync"), null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -100,3 +104,28 @@ class SyncRun(models.Model):
         if not self.upload_size:
             return 0
         return min(99, int(100 * self.bytes_done / self.upload_size))
+
+
+class FhirServer(models.Model):
+    """An EHR or aggregator FHIR server staff have registered; patients pick one, never type a URL."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("name"), max_length=200)
+    base_url = models.URLField(_("FHIR base URL"), max_length=500)
+    client_id = models.CharField(_("client id"), max_length=200)
+    # A confidential client's secret, encrypted; empty for public clients (PKCE only).
+    client_secret = EncryptedCharField(_("client secret"), max_length=500, blank=True)
+    scopes = models.CharField(
+        _("scopes"), max_length=500, default="launch/patient openid fhirUser offline_access patient/*.rs"
+    )
+    # ISO country codes where patients may connect to it; empty means everywhere.
+    countries = models.CharField(_("countries"), max_length=200, blank=True, help_text=_("e.g. US,FR; empty: all"))
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("FHIR server")
+        verbose_name_plural = _("FHIR servers")
+
+    def __str__(self):
+        return self.name
