@@ -21,7 +21,8 @@ from accounts.selectors import consent_is_granted
 from healthspace import crypto
 from records.fhir.importer import FhirImportError, fhir_import
 from records.models import Workout
-from records.timeseries import Sample, samples_merge
+from records.selectors import RECORD_KINDS
+from records.timeseries import Sample, samples_delete_source, samples_merge
 
 from .exceptions import IntegrationError
 from .models import Connection, SyncRun
@@ -31,6 +32,7 @@ from .providers.items import ClinicalDocument, ParseError, ProfileHint, WorkoutI
 logger = logging.getLogger(__name__)
 
 UPLOAD_PREFIX = "uploads/"
+RECORD_MODELS = tuple(RECORD_KINDS.values())
 # Samples handed to the store at once; the store streams its own chunks within.
 SAMPLE_BATCH = 50_000
 WORKOUT_BATCH = 500
@@ -316,3 +318,16 @@ def profile_hint_apply(*, user: User, run: SyncRun) -> bool:
         return False
     account_services.profile_update(user=user, date_of_birth=datetime.date.fromisoformat(hint["date_of_birth"]))
     return True
+
+
+def source_data_delete(*, user: User, connection: Connection) -> dict:
+    """Delete what a disconnected source brought: its samples, workouts and records (idempotent)."""
+    if connection.owner_id != user.pk or connection.status != Connection.Status.DISCONNECTED:
+        raise IntegrationError(_("Disconnect this source before deleting its data."))
+    provider = provider_get(connection.provider)
+    removed = {"samples": samples_delete_source(owner=user, source_prefix=f"{provider.slug}:")}
+    # Clinical records carry the source's kind; only this provider writes records of that kind.
+    for model in RECORD_MODELS:
+        deleted, _details = model.objects.filter(owner=user, source=provider.record_source).delete()
+        removed[model._meta.model_name] = deleted
+    return removed

@@ -13,4 +13,5 @@ urlpatterns = [
     path("runs/<uuid:public_id>/use-profile/", views.profile_hint_apply, name="profile_hint_apply"),
     path("<uuid:public_id>/", views.connection_detail, name="connection"),
     path("<uuid:public_id>/disconnect/", views.disconnect, name="disconnect"),
+    path("<uuid:public_id>/delete-data/", views.source_data_delete, name="delete_data"),
 ]

@@ -127,3 +127,19 @@ def profile_hint_apply(request, public_id):
     if services.profile_hint_apply(user=request.user, run=run):
         messages.success(request, _("Your date of birth was added to your profile."))
     return redirect("integrations:run", public_id=run.public_id)
+
+
+@require_POST
+@login_required
+def source_data_delete(request, public_id):
+    connection = selectors.connection_get_for_user(user=request.user, public_id=public_id)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, _("Tick the box to confirm the deletion."))
+        return redirect("integrations:connection", public_id=connection.public_id)
+    try:
+        services.source_data_delete(user=request.user, connection=connection)
+    except IntegrationError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("The data from this source was deleted."))
+    return redirect("integrations:connection", public_id=connection.public_id)

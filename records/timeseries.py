@@ -629,3 +629,31 @@ def series_rollup(
     if bucket not in ("day", "week", "month"):
         raise ValueError("bucket is day, week or month.")
     return summaries_rollup(daily_summaries(owner=owner, metric=metric, start=start, end=end), bucket)
+
+
+def samples_delete_source(*, owner: User, source_prefix: str) -> int:
+    """Remove the owner's samples whose source starts with the prefix (a disconnected provider's); idempotent."""
+    removed = 0
+    days = SampleDay.objects.filter(owner=owner).order_by("metric", "day").values_list("pk", flat=True)
+    for start in range(0, len(days := list(days)), DAY_BATCH):
+        with transaction.atomic():
+            changed, emptied = [], []
+            batch = SampleDay.objects.filter(pk__in=days[start : start + DAY_BATCH]).select_for_update()
+            for row in batch:
+                rows = _decode_rows(row.payload)
+                kept = [item for item in rows if not item[3].startswith(source_prefix)]
+                if len(kept) == len(rows):
+                    continue
+                removed += len(rows) - len(kept)
+                if not kept:
+                    emptied.append(row.pk)
+                    continue
+                metric = METRICS[row.metric]
+                row.payload = _encode_rows(metric.key, kept)
+                row.summary = summary_compute(metric, kept)
+                row.sample_count = len(kept)
+                changed.append(row)
+            SampleDay.objects.filter(pk__in=emptied).delete()
+            if changed:
+                SampleDay.objects.bulk_update(changed, ["payload", "summary", "sample_count"], batch_size=50)
+    return removed

@@ -39,6 +39,7 @@ OBJECT_FOR_URL = {
     "integrations:profile_hint_apply": "sync_run",
     "integrations:connection": "connection",
     "integrations:disconnect": "connection",
+    "integrations:delete_data": "connection",
 }
 
 

@@ -208,3 +208,30 @@ def test_daily_totals_from_myfitnesspal(patient_client, patient, django_capture_
             float(row["Calories"].replace(",", "")) for row in csv.DictReader(handle) if row["Date"] == "2024-03-04"
         )
     assert days[datetime.date(2024, 3, 4)]["sum"] == pytest.approx(calories)
+
+
+def test_after_disconnecting_the_patient_can_delete_what_the_source_brought(
+    patient_client, patient, django_capture_on_commit_callbacks
+):
+    from records.timeseries import Sample, samples_merge
+
+    with django_capture_on_commit_callbacks(execute=False):
+        _upload(patient_client, "myfitnesspal", DATA / "myfitnesspal" / "nutrition.csv")
+    _run_jobs()
+    # A reading of the same metric from another source stays.
+    import datetime
+
+    moment = datetime.datetime(2024, 3, 4, 9, tzinfo=datetime.UTC)
+    samples_merge(owner=patient, samples=[Sample("dietary_energy", moment, moment, 100, "kcal", "manual:me")])
+    connection = Connection.objects.get(owner=patient)
+    delete = reverse("integrations:delete_data", args=[connection.public_id])
+    patient_client.post(delete, {"confirm": "yes"})
+    assert SampleDay.objects.filter(owner=patient).exists(), "nothing is deleted while still connected"
+
+    patient_client.post(reverse("integrations:disconnect", args=[connection.public_id]))
+    patient_client.post(delete, {})  # not confirmed
+    assert len(metrics_for_user(owner=patient)) > 1
+    patient_client.post(delete, {"confirm": "yes"})
+    days = dict(daily_summaries(owner=patient, metric="dietary_energy", start=moment.date(), end=moment.date()))
+    assert days[moment.date()]["sum"] == 100
+    assert metrics_for_user(owner=patient) == ["dietary_energy"]
