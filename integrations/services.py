@@ -169,9 +169,12 @@ def file_import(*, owner: User, provider: Provider, stream, run: SyncRun | None 
     # The first pass reads the whole file without writing: a file that breaks halfway fails
     # here, so nothing of it is half-imported.
     stream.seek(0)
-    items, _stats = provider.parse(stream, stream.name, None)
-    for _item in items:
-        pass
+    if provider.validate is not None:
+        provider.validate(stream, stream.name)
+    else:
+        items, _stats = provider.parse(stream, stream.name, None)
+        for _item in items:
+            pass
     stream.seek(0)
     items, stats = provider.parse(stream, stream.name, _byte_progress(run) if run is not None else None)
     counts = items_write(owner=owner, provider=provider, items=items, run=run)

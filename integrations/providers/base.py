@@ -31,6 +31,9 @@ class Provider:
     # For uploads and webhooks: `parse(stream, filename, progress) -> (iterator of items, stats or None)`;
     # progress is None or a callable(records_read, bytes_read, total_bytes).
     parse: Callable[[IO[bytes], str, Callable | None], tuple[Iterator, object]] | None = None
+    # Optional cheaper check of a whole file before the import writes anything (ParseError if bad);
+    # without it, the import reads the file once through `parse` without writing.
+    validate: Callable[[IO[bytes], str], None] | None = None
 
     @property
     def consent_purpose(self) -> str:

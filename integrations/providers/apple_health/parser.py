@@ -35,6 +35,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from xml.parsers import expat
 
 from django.utils.translation import gettext_lazy as _
 from lxml import etree
@@ -42,7 +43,7 @@ from lxml import etree
 from integrations.providers.items import ClinicalDocument, DailyActivity, ParseError, ProfileHint, WorkoutItem
 from records.timeseries import METRICS, Sample, TimeSeriesError, UnitError, sleep_stage_code
 
-__all__ = ["RECORD_METRICS", "ExportSource", "ParseStats", "iter_items", "open_export"]
+__all__ = ["RECORD_METRICS", "ExportSource", "ParseStats", "check_export", "iter_items", "open_export"]
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 
@@ -753,3 +754,20 @@ def _clinical_documents(
         yield ClinicalDocument(
             name=info.filename.removeprefix(f"{folder}/") if folder else info.filename, content=content
         )
+
+
+def check_export(source: ExportSource) -> None:
+    """Read the whole export once, checking it is complete and well formed, without building items (fast)."""
+    # Expat with no handlers runs at C speed (about twice as fast as the item pass): it finds a
+    # truncated or damaged file before anything is written. The prolog is read as iter_items does.
+    checker = expat.ParserCreate()
+    with _xml_stream(source) as (stream, _archive, _clinical):
+        try:
+            with _guard_zip():
+                head, _bytes = _read_prolog(stream)
+                checker.Parse(head.translate(_CONTROL_TO_SPACE), False)
+                while chunk := stream.read(READ_CHUNK_BYTES):
+                    checker.Parse(chunk.translate(_CONTROL_TO_SPACE), False)
+                checker.Parse(b"", True)
+        except expat.ExpatError:
+            raise ParseError(DAMAGED_XML) from None

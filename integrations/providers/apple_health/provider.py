@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from records.models import Source
 
 from ..base import Provider
-from .parser import iter_items, open_export
+from .parser import check_export, iter_items, open_export
 
 
 class _Stats:
@@ -29,6 +29,11 @@ def parse(stream, filename, progress):
     return iter_items(source, progress=progress), _Stats(source)
 
 
+def validate(stream, filename):
+    """Check the whole export is readable before anything is written."""
+    check_export(open_export(stream.name))
+
+
 PROVIDER = Provider(
     slug="apple-health",
     name=_("Apple Health"),
@@ -40,4 +45,5 @@ PROVIDER = Provider(
     record_source=Source.APPLE_HEALTH,
     accept=".zip,.xml,application/zip,text/xml",
     parse=parse,
+    validate=validate,
 )
