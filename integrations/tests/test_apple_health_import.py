@@ -125,3 +125,18 @@ def test_killing_the_worker_during_an_import_loses_and_duplicates_nothing(requir
     celery_app.control.purge()  # the reference run's own message, already done by hand
     assert _sample_total(patient) == _sample_total(reference) > 0
     assert run.added + run.already_present == reference_run.added + reference_run.already_present
+
+
+def test_an_export_xml_cut_short_writes_nothing(patient_client, patient, tmp_path):
+    write_export(tmp_path / "export.xml", records=5000, days=20, zipped=False)
+    data = (tmp_path / "export.xml").read_bytes()
+    cut = tmp_path / "cut.xml"
+    cut.write_bytes(data[: int(len(data) * 0.8)])  # most records are readable: only the end is missing
+    upload = SimpleUploadedFile("export.xml", cut.read_bytes(), "text/xml")
+    response = patient_client.post(reverse("integrations:upload", args=["apple-health"]), {"file": upload})
+    run = SyncRun.objects.get(public_id=response.url.rstrip("/").split("/")[-1])
+    sync_run_execute_task(run.pk)
+    run.refresh_from_db()
+    assert run.outcome == SyncRun.Outcome.FAILED
+    assert "damaged or incomplete" in run.error_message
+    assert not SampleDay.objects.filter(owner=patient).exists()
