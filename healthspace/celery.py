@@ -26,6 +26,10 @@ app.conf.beat_schedule = {
         "task": "healthspace.tasks.heartbeat_task",
         "schedule": 60.0,
     },
+    "requeue-waiting-sync-runs": {
+        "task": "integrations.tasks.sync_runs_requeue_task",
+        "schedule": 300.0,
+    },
     "clean-abandoned-uploads": {
         "task": "integrations.tasks.uploads_clean_abandoned_task",
         "schedule": crontab(minute=41, hour=3),

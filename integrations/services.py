@@ -108,7 +108,21 @@ def _store_and_queue(*, connection: Connection, stream, kind: str) -> SyncRun:
 def _enqueue(run_id: int) -> None:
     from .tasks import sync_run_execute_task
 
-    sync_run_execute_task.delay(run_id)
+    try:
+        sync_run_execute_task.delay(run_id)
+    except Exception:  # noqa: BLE001 - any broker failure: the run stays queued and beat sends it again
+        logger.warning("broker unavailable: sync run %s stays queued until it is sent again", run_id)
+
+
+def sync_runs_requeue(*, older_than: datetime.timedelta) -> int:
+    """Send again the runs still waiting (their message was lost or never sent); safe to repeat."""
+    cutoff = timezone.now() - older_than
+    waiting = list(
+        SyncRun.objects.filter(outcome=SyncRun.Outcome.QUEUED, created_at__lt=cutoff).values_list("pk", flat=True)
+    )
+    for run_id in waiting:
+        _enqueue(run_id)
+    return len(waiting)
 
 
 def _byte_progress(run: SyncRun):

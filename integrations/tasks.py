@@ -8,10 +8,13 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from .models import SyncRun
-from .services import sync_run_execute
+from .services import sync_run_execute, sync_runs_requeue
 
 # A run left without a finish this long after it was queued is abandoned; its upload is removed.
 ABANDONED_AFTER = timedelta(days=7)
+# A run still waiting this long had its message lost (broker down when it was sent): send it again.
+# Long enough that a merely busy queue is not sent twice (a duplicate would only redo idempotent work).
+REQUEUE_AFTER = timedelta(minutes=15)
 
 
 @shared_task(
@@ -42,3 +45,9 @@ def uploads_clean_abandoned_task() -> int:
         SyncRun.objects.filter(pk=run.pk).update(upload_name="")
         removed += 1
     return removed
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sync_runs_requeue_task() -> int:
+    """Send again the runs whose message never reached the broker (beat, every few minutes)."""
+    return sync_runs_requeue(older_than=REQUEUE_AFTER)
