@@ -5,6 +5,7 @@ need the patient or staff; transient ones (429, 5xx, timeouts) are retried. Mess
 words for the patient and never carry a token or a health value.
 """
 
+import contextlib
 import datetime
 import email.utils
 import re
@@ -111,7 +112,9 @@ def _send(method: str, url: str, **kwargs) -> httpx.Response:
         retry_after = _retry_after(response)
         if retry_after is None or retry_after > wait_max or attempt == RATE_LIMIT_RETRIES:
             raise TransientProviderError(
-                _("The health record server asked HealthSpace to slow down."), code="rate_limited", retry_after=retry_after
+                _("The health record server asked HealthSpace to slow down."),
+                code="rate_limited",
+                retry_after=retry_after,
             )
         time.sleep(retry_after)
     raise AssertionError("unreachable")  # pragma: no cover
@@ -159,7 +162,9 @@ def _endpoint(base_url: str, value) -> str:
 
 def discover(*, base_url: str) -> SmartConfiguration:
     """The server's SMART configuration; it must offer PKCE with S256."""
-    response = _send("GET", f"{base_url.rstrip('/')}/.well-known/smart-configuration", headers={"Accept": "application/json"})
+    response = _send(
+        "GET", f"{base_url.rstrip('/')}/.well-known/smart-configuration", headers={"Accept": "application/json"}
+    )
     _check_status(response)
     data = _json(response)
     methods = data.get("code_challenge_methods_supported")
@@ -186,10 +191,8 @@ def _token_request(*, token_endpoint: str, client_id: str, client_secret: str, d
     response = _send("POST", token_endpoint, data=data, auth=auth, headers={"Accept": "application/json"})
     if response.status_code in (400, 401):
         error = ""
-        try:
+        with contextlib.suppress(ValueError, AttributeError):
             error = str(response.json().get("error", ""))
-        except (ValueError, AttributeError):
-            pass
         if error == "invalid_grant":
             raise _permanent("access_revoked")
         raise _permanent("server_misconfigured")

@@ -158,6 +158,22 @@ def authorization_abandon(*, user: User, state: str) -> None:
     _pending_take(user, state)
 
 
+def sync_queue(*, connection: Connection) -> SyncRun:
+    """Queue a sync of the connection for the worker (after commit); a run already waiting is reused."""
+    with transaction.atomic():
+        run = SyncRun.objects.filter(
+            connection=connection, kind=SyncRun.Kind.SYNC, outcome=SyncRun.Outcome.QUEUED
+        ).first() or SyncRun.objects.create(owner=connection.owner, connection=connection, kind=SyncRun.Kind.SYNC)
+        transaction.on_commit(lambda: _enqueue(run.pk))
+    return run
+
+
+def _enqueue(run_id: int) -> None:
+    from .tasks import smart_fhir_sync_task
+
+    smart_fhir_sync_task.delay(run_id)
+
+
 def _token_credentials(tokens: client.Tokens) -> dict:
     return {
         "access_token": tokens.access_token,
@@ -234,9 +250,7 @@ def _supports_everything(capability: dict) -> bool:
 
 
 def _searchable_types(capability: dict) -> tuple[str, ...]:
-    listed = {
-        resource.get("type") for rest in capability.get("rest") or [] for resource in rest.get("resource") or []
-    }
+    listed = {resource.get("type") for rest in capability.get("rest") or [] for resource in rest.get("resource") or []}
     # A server without a CapabilityStatement is asked for everything; one with it, for what it lists.
     return tuple(kind for kind in SEARCH_TYPES if not listed or kind in listed)
 
@@ -267,11 +281,12 @@ def _pick(values: list, choose) -> str | None:
     return choose(dated)[1] if dated else None
 
 
-def _import_all(connection: Connection, run: SyncRun) -> tuple[dict, str | None]:
+def _import_all(connection: Connection, run: SyncRun) -> tuple[dict, str]:
     """Fetch and import every page; the counts and the cursor to keep once all succeeded."""
     server = connection.fhir_server
     patient = connection.credentials["patient"]
-    since = (connection.cursor or {}).get("last_updated")
+    cursor = connection.cursor or {}
+    since = cursor.get("last_updated") if cursor.get("server") == str(server.public_id) else None
     capability = client.capability_statement(base_url=server.base_url, access_token=_access_token(connection))
     counts = dict.fromkeys(COUNT_NAMES, 0)
     # The next cursor is the server's own clock at the first page of each search (the earliest
@@ -295,7 +310,7 @@ def _import_all(connection: Connection, run: SyncRun) -> tuple[dict, str | None]
             for name in COUNT_NAMES:
                 counts[name] += getattr(report, name)
             SyncRun.objects.filter(pk=run.pk).update(**counts)
-    return counts, _pick(search_times, min) or _pick(resource_times, max) or since
+    return counts, _pick(search_times, min) or _pick(resource_times, max) or since or ""
 
 
 def _run_finish(
@@ -352,7 +367,10 @@ def _sync(connection: Connection, run: SyncRun) -> SyncRun:
             run, error_code="not_connected", message=_("This source is disconnected: nothing was imported.")
         )
     SyncRun.objects.filter(pk=run.pk).update(
-        outcome=SyncRun.Outcome.RUNNING, started_at=timezone.now(), attempts=run.attempts + 1, **dict.fromkeys(COUNT_NAMES, 0)
+        outcome=SyncRun.Outcome.RUNNING,
+        started_at=timezone.now(),
+        attempts=run.attempts + 1,
+        **dict.fromkeys(COUNT_NAMES, 0),
     )
     run.refresh_from_db()
     Connection.objects.filter(pk=connection.pk, status=Connection.Status.CONNECTED).update(
@@ -365,7 +383,10 @@ def _sync(connection: Connection, run: SyncRun) -> SyncRun:
         if error.permanent:
             Connection.objects.filter(pk=connection.pk).update(attention_code=error.code)
             return _run_finish(
-                run, status=Connection.Status.NEEDS_ATTENTION, error_code=error.code or "provider_error", message=str(error)
+                run,
+                status=Connection.Status.NEEDS_ATTENTION,
+                error_code=error.code or "provider_error",
+                message=str(error),
             )
         if run.attempts >= SYNC_ATTEMPTS:
             return _run_finish(run, error_code=error.code or "provider_unavailable", message=str(error))
@@ -379,6 +400,6 @@ def _sync(connection: Connection, run: SyncRun) -> SyncRun:
         return _run_finish(run, error_code="fhir_error", message=str(error))
     with transaction.atomic():
         # The cursor moves only after every page is in: a failed sync is redone from the old one.
-        connection.cursor = {"last_updated": cursor, "server": str(connection.fhir_server.public_id)} if cursor else None
+        connection.cursor = {"last_updated": cursor, "server": str(connection.fhir_server.public_id)}
         connection.save(update_fields=["cursor", "updated_at"])
         return _run_finish(run, **counts)

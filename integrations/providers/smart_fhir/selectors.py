@@ -1,5 +1,7 @@
 """Reads for SMART on FHIR: the servers a patient may connect to."""
 
+import uuid
+
 from django.http import Http404
 
 from accounts.models import User
@@ -24,6 +26,10 @@ def fhir_servers_for_user(*, user: User) -> list[FhirServer]:
 
 def fhir_server_get_for_user(*, user: User, public_id) -> FhirServer:
     """One server the patient may choose, or 404 (disabled, another country, or unknown)."""
+    try:
+        public_id = uuid.UUID(str(public_id))
+    except ValueError:
+        raise Http404("No such server") from None
     server = FhirServer.objects.filter(public_id=public_id, enabled=True).first()
     if server is None or not _serves(server, _country_of(user)):
         raise Http404("No such server")
