@@ -12,7 +12,15 @@ from healthspace.crypto import EncryptedDateField
 
 # The staff group created after every migrate: read-only metadata of accounts, consents, audit.
 SUPPORT_GROUP = "Support"
-SUPPORT_PERMISSIONS = ["accounts.view_user", "accounts.view_consentevent", "accounts.view_auditevent"]
+SUPPORT_PERMISSIONS = [
+    "accounts.view_user",
+    "accounts.view_consentevent",
+    "accounts.view_auditevent",
+    # Connections and runs as metadata; "change" only lets them retry a failed run.
+    "integrations.view_connection",
+    "integrations.view_syncrun",
+    "integrations.change_syncrun",
+]
 
 
 class UserManager(BaseUserManager):

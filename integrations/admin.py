@@ -66,7 +66,7 @@ class SyncRunAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description=_("Retry the selected failed runs"))
+    @admin.action(description=_("Retry the selected failed runs"), permissions=["change"])
     def retry(self, request, queryset):
         retried = 0
         for run in queryset.filter(outcome=SyncRun.Outcome.FAILED):

@@ -235,3 +235,25 @@ def test_after_disconnecting_the_patient_can_delete_what_the_source_brought(
     days = dict(daily_summaries(owner=patient, metric="dietary_energy", start=moment.date(), end=moment.date()))
     assert days[moment.date()]["sum"] == 100
     assert metrics_for_user(owner=patient) == ["dietary_energy"]
+
+
+def test_staff_retry_a_failed_run_from_the_console(
+    client, patient, staff, patient_client, django_capture_on_commit_callbacks
+):
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+    from django.contrib.auth.models import Permission
+
+    with django_capture_on_commit_callbacks(execute=False):
+        _upload(patient_client, "myfitnesspal", DATA / "myfitnesspal" / "not-myfitnesspal.csv")
+    _run_jobs()
+    run = SyncRun.objects.get(owner=patient)
+    assert run.outcome == SyncRun.Outcome.FAILED and run.upload_name, "a failed run keeps its file for a retry"
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_syncrun", "change_syncrun"]))
+    TOTP.activate(staff, generate_totp_secret())
+    client.force_login(staff)
+    page = client.get(reverse("admin:integrations_syncrun_changelist")).content.decode()
+    assert "parse_error" in page and "Breakfast" not in page
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        client.post(reverse("admin:integrations_syncrun_changelist"), {"action": "retry", "_selected_action": [run.pk]})
+    run.refresh_from_db()
+    assert run.outcome == SyncRun.Outcome.QUEUED and len(callbacks) == 1
