@@ -12,4 +12,5 @@ class AccountsConfig(AppConfig):
 
         from . import receivers  # noqa: F401  (audit of sign-ins and security changes)
 
-        post_migrate.connect(receivers.support_group_ensure, sender=self)
+        # After every app's migrate: the permissions of apps migrated after accounts exist by then.
+        post_migrate.connect(receivers.support_group_ensure, dispatch_uid="support_group_ensure")

@@ -79,3 +79,17 @@ def test_ledgers_are_read_only_in_admin(client, staff_with_mfa, patient):
     response = client.post(reverse("admin:accounts_consentevent_delete", args=[event.pk]), {"post": "yes"})
     assert response.status_code == 403
     assert patient.consent_events.count() == 1
+
+
+def test_the_support_group_gets_every_permission_it_is_meant_to(db):
+    from django.contrib.auth.models import Group
+
+    from accounts.models import SUPPORT_GROUP, SUPPORT_PERMISSIONS
+
+    granted = {
+        f"{app}.{codename}"
+        for app, codename in Group.objects.get(name=SUPPORT_GROUP).permissions.values_list(
+            "content_type__app_label", "codename"
+        )
+    }
+    assert granted == set(SUPPORT_PERMISSIONS)
