@@ -10,6 +10,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthspace.settings")
 app = Celery("healthspace")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Providers are plug-ins below integrations: their own tasks modules are found here.
+app.autodiscover_tasks(["integrations.providers.smart_fhir"])
 
 
 @app.on_after_configure.connect

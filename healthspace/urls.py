@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("records.urls")),
     path("chat/", include("chat.urls")),
+    path("connections/smart-fhir/", include("integrations.providers.smart_fhir.urls")),
     path("connections/", include("integrations.urls")),
     path(settings.ADMIN_PATH, admin.site.urls),
 ]

@@ -105,15 +105,6 @@ def _store_and_queue(*, connection: Connection, stream, kind: str) -> SyncRun:
     return run
 
 
-def _enqueue(run_id: int) -> None:
-    from .tasks import sync_run_execute_task
-
-    try:
-        sync_run_execute_task.delay(run_id)
-    except Exception:  # noqa: BLE001 - any broker failure: the run stays queued and beat sends it again
-        logger.warning("broker unavailable: sync run %s stays queued until it is sent again", run_id)
-
-
 def sync_runs_requeue(*, older_than: datetime.timedelta) -> int:
     """Send again the runs still waiting (their message was lost or never sent); safe to repeat."""
     cutoff = timezone.now() - older_than
@@ -326,6 +317,25 @@ def sync_run_retry(*, run: SyncRun) -> SyncRun:
     SyncRun.objects.filter(pk=run.pk).update(outcome=SyncRun.Outcome.QUEUED, error_code="", error_message="")
     transaction.on_commit(lambda: _enqueue(run.pk))
     return run
+
+
+def _enqueue(run_id: int) -> None:
+    # Imports and webhooks run sync_run_execute_task; API syncs run their provider's own task.
+    from healthspace.celery import app
+
+    from .tasks import sync_run_execute_task
+
+    run = SyncRun.objects.select_related("connection").filter(pk=run_id).first()
+    if run is None:
+        return
+    sync_task = provider_get(run.connection.provider).sync_task if run.kind == SyncRun.Kind.SYNC else ""
+    try:
+        if sync_task:
+            app.send_task(sync_task, args=[run_id])
+        else:
+            sync_run_execute_task.delay(run_id)
+    except Exception:  # noqa: BLE001 - any broker failure: the run stays queued and beat sends it again
+        logger.warning("broker unavailable: sync run %s stays queued until it is sent again", run_id)
 
 
 def profile_hint_apply(*, user: User, run: SyncRun) -> bool:

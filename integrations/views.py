@@ -63,9 +63,11 @@ def run_detail(request, public_id):
 @login_required
 def connection_detail(request, public_id):
     connection = selectors.connection_get_for_user(user=request.user, public_id=public_id)
+    provider = provider_get(connection.provider)
     context = {
         "connection": connection,
-        "provider": provider_get(connection.provider),
+        "provider": provider,
+        "attention": provider.attention_reasons.get(connection.attention_code, "") if connection.attention_code else "",
         "runs": selectors.sync_runs_for_connection(connection=connection)[:50],
     }
     return render(request, "integrations/connection.html", context)

@@ -40,6 +40,7 @@ OBJECT_FOR_URL = {
     "integrations:connection": "connection",
     "integrations:disconnect": "connection",
     "integrations:delete_data": "connection",
+    "smart_fhir:sync": "connection",
 }
 
 

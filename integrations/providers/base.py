@@ -7,7 +7,7 @@ Adding one touches no other file: the registry imports every sub-package.
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import IO
@@ -34,6 +34,10 @@ class Provider:
     # Optional cheaper check of a whole file before the import writes anything (ParseError if bad);
     # without it, the import reads the file once through `parse` without writing.
     validate: Callable[[IO[bytes], str], None] | None = None
+    # For "oauth" sources: the task that runs one sync run (called with the run's id).
+    sync_task: str = ""
+    # Plain-language reasons a connection needs the patient, by Connection.attention_code.
+    attention_reasons: dict = field(default_factory=dict)
 
     @property
     def consent_purpose(self) -> str:

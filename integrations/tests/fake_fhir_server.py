@@ -17,7 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-DENNIS = Path(__file__).resolve().parents[2] / "records/tests/data/fhir/Dennis_Durgan_78f005f3-7b33-4a5b-84d9-28417b36dbab.json"
+DENNIS = (
+    Path(__file__).resolve().parents[2]
+    / "records/tests/data/fhir/Dennis_Durgan_78f005f3-7b33-4a5b-84d9-28417b36dbab.json"
+)
 PAGE_SIZE = 20
 # Resources without a meta.lastUpdated get this one (before any test's cursor).
 DEFAULT_LAST_UPDATED = "2024-01-15T10:00:00.000Z"
@@ -38,7 +41,9 @@ def _now() -> str:
 def load_resources(path: Path = DENNIS) -> list[dict]:
     """The bundle's resources as a FHIR server holds them: `Type/id` references and meta.lastUpdated."""
     bundle = json.loads(path.read_text(encoding="utf-8"))
-    ids = {entry["fullUrl"]: f"{entry['resource']['resourceType']}/{entry['resource']['id']}" for entry in bundle["entry"]}
+    ids = {
+        entry["fullUrl"]: f"{entry['resource']['resourceType']}/{entry['resource']['id']}" for entry in bundle["entry"]
+    }
 
     def rewrite(node):
         if isinstance(node, dict):
@@ -61,8 +66,11 @@ def load_resources(path: Path = DENNIS) -> list[dict]:
 class FakeFhirServer:
     """Start with `with FakeFhirServer() as fake:`; `fake.base_url` is the FHIR base to register."""
 
-    def __init__(self, *, client_id: str = "healthspace-test", resources: list[dict] | None = None):
+    def __init__(
+        self, *, client_id: str = "healthspace-test", client_secret: str = "", resources: list[dict] | None = None
+    ):
         self.client_id = client_id
+        self.client_secret = client_secret  # set: a confidential client, authenticated with HTTP Basic
         self.resources = resources if resources is not None else load_resources()
         self.patient_id = next(item["id"] for item in self.resources if item["resourceType"] == "Patient")
         self.lock = threading.Lock()
@@ -97,7 +105,11 @@ class FakeFhirServer:
     def fhir_requests(self) -> list[tuple[str, dict]]:
         """(path, query) of every FHIR read, discovery and tokens excluded."""
         with self.lock:
-            return [(path, query) for _method, path, query in self.requests if path.startswith("/fhir/")]
+            return [
+                (path, query)
+                for _method, path, query in self.requests
+                if path.startswith("/fhir/") and not path.startswith("/fhir/.well-known/")
+            ]
 
     def revoke_refresh_tokens(self) -> None:
         with self.lock:
@@ -199,7 +211,12 @@ class FakeFhirServer:
                 self.end_headers()
 
             def _token(self, form: dict):
-                if form.get("client_id") != fake.client_id:
+                basic = (self.headers.get("Authorization") or "").removeprefix("Basic ")
+                if fake.client_secret:
+                    expected = base64.b64encode(f"{fake.client_id}:{fake.client_secret}".encode()).decode()
+                    if basic != expected:
+                        return self._send_json(401, {"error": "invalid_client"})
+                elif form.get("client_id") != fake.client_id:
                     return self._send_json(401, {"error": "invalid_client"})
                 grant = form.get("grant_type")
                 with fake.lock:
@@ -287,7 +304,10 @@ class FakeFhirServer:
         if offset + PAGE_SIZE < len(matches):
             origin = self.next_link_origin or self.origin
             bundle["link"].append(
-                {"relation": "next", "url": f"{origin}/fhir/{path}?{urlencode({**query, '_offset': offset + PAGE_SIZE})}"}
+                {
+                    "relation": "next",
+                    "url": f"{origin}/fhir/{path}?{urlencode({**query, '_offset': offset + PAGE_SIZE})}",
+                }
             )
         return bundle
 
@@ -297,7 +317,12 @@ class FakeFhirServer:
         if self.everything:
             for resource in resources:
                 if resource["type"] == "Patient":
-                    resource["operation"] = [{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]
+                    resource["operation"] = [
+                        {
+                            "name": "everything",
+                            "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+                        }
+                    ]
         return {
             "resourceType": "CapabilityStatement",
             "status": "active",

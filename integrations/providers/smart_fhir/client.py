@@ -8,6 +8,7 @@ words for the patient and never carry a token or a health value.
 import contextlib
 import datetime
 import email.utils
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,9 @@ from integrations.exceptions import ProviderError
 from .provider import ATTENTION_REASONS
 
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+# httpx logs every request URL at INFO; FHIR URLs carry the patient's id and search terms.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
 USER_AGENT = "HealthSpace SMART on FHIR client"
 FHIR_JSON = "application/fhir+json, application/json;q=0.9"
 # A server that keeps sending `next` links (a loop, a bug) must not keep a worker forever.

@@ -196,7 +196,7 @@ def token_refresh(*, connection: Connection) -> Connection:
     # The row lock is held across the refresh call on purpose: servers rotate refresh tokens,
     # so a second concurrent refresh with the old one would fail and revoke the grant.
     with transaction.atomic():
-        locked = Connection.objects.select_for_update().select_related("fhir_server").get(pk=connection.pk)
+        locked = Connection.objects.select_for_update(of=("self",)).select_related("fhir_server").get(pk=connection.pk)
         credentials = dict(locked.credentials or {})
         if not _expiring(credentials):
             connection.credentials = credentials

@@ -6,14 +6,6 @@ from records.models import Source
 
 from ..base import Provider
 
-PROVIDER = Provider(
-    slug="smart-fhir",
-    name=_("Health record (SMART on FHIR)"),
-    description=_("Sign in at your hospital's or clinic's patient portal and let HealthSpace fetch your records."),
-    kind="oauth",
-    record_source=Source.FHIR,
-)
-
 # Plain-language reasons a connection needs the patient (Connection.attention_code -> message).
 ATTENTION_REASONS = {
     "access_revoked": _("The health record server no longer accepts HealthSpace's access. Connect again."),
@@ -23,3 +15,14 @@ ATTENTION_REASONS = {
     "unsafe_link": _("The health record server pointed to another address; HealthSpace stopped for safety."),
     "no_patient": _("The health record server did not say whose records to share."),
 }
+
+
+PROVIDER = Provider(
+    slug="smart-fhir",
+    name=_("Health record (SMART on FHIR)"),
+    description=_("Sign in at your hospital's or clinic's patient portal and let HealthSpace fetch your records."),
+    kind="oauth",
+    record_source=Source.FHIR,
+    sync_task="integrations.providers.smart_fhir.tasks.smart_fhir_sync_task",
+    attention_reasons=ATTENTION_REASONS,
+)
