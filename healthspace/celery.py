@@ -28,6 +28,10 @@ app.conf.beat_schedule = {
         "task": "healthspace.tasks.heartbeat_task",
         "schedule": 60.0,
     },
+    "sync-due-connections": {
+        "task": "integrations.tasks.connections_sync_due_task",
+        "schedule": 300.0,
+    },
     "requeue-waiting-sync-runs": {
         "task": "integrations.tasks.sync_runs_requeue_task",
         "schedule": 300.0,

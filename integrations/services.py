@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -26,7 +26,7 @@ from records.timeseries import Sample, samples_delete_source, samples_merge
 
 from .exceptions import IntegrationError
 from .models import Connection, SyncRun
-from .providers.base import Provider, provider_get
+from .providers.base import Provider, provider_get, providers
 from .providers.items import ClinicalDocument, ParseError, ProfileHint, WorkoutItem
 
 logger = logging.getLogger(__name__)
@@ -358,3 +358,29 @@ def source_data_delete(*, user: User, connection: Connection) -> dict:
         deleted, _details = model.objects.filter(owner=user, source=provider.record_source).delete()
         removed[model._meta.model_name] = deleted
     return removed
+
+
+def sync_run_queue(*, connection: Connection) -> SyncRun:
+    """Queue a sync of an API source for the worker (after commit); a run already waiting is reused."""
+    with transaction.atomic():
+        run = SyncRun.objects.filter(
+            connection=connection, kind=SyncRun.Kind.SYNC, outcome=SyncRun.Outcome.QUEUED
+        ).first() or SyncRun.objects.create(owner=connection.owner, connection=connection, kind=SyncRun.Kind.SYNC)
+        transaction.on_commit(lambda: _enqueue(run.pk))
+    return run
+
+
+def connections_sync_due(*, now: datetime.datetime | None = None) -> int:
+    """Queue a sync for every connected API source whose next sync is due; safe to run any time."""
+    now = now or timezone.now()
+    slugs = [slug for slug, provider in providers().items() if provider.kind == "oauth"]
+    due = Connection.objects.filter(provider__in=slugs, status=Connection.Status.CONNECTED).filter(
+        models.Q(next_sync_at__isnull=True) | models.Q(next_sync_at__lte=now)
+    )
+    queued = 0
+    for connection in due.select_related("owner"):
+        interval = provider_get(connection.provider).sync_interval
+        Connection.objects.filter(pk=connection.pk).update(next_sync_at=now + interval)
+        sync_run_queue(connection=connection)
+        queued += 1
+    return queued

@@ -8,7 +8,7 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from .models import SyncRun
-from .services import sync_run_execute, sync_runs_requeue
+from .services import connections_sync_due, sync_run_execute, sync_runs_requeue
 
 # A run left without a finish this long after it was queued is abandoned; its upload is removed.
 ABANDONED_AFTER = timedelta(days=7)
@@ -51,3 +51,9 @@ def uploads_clean_abandoned_task() -> int:
 def sync_runs_requeue_task() -> int:
     """Send again the runs whose message never reached the broker (beat, every few minutes)."""
     return sync_runs_requeue(older_than=REQUEUE_AFTER)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def connections_sync_due_task() -> int:
+    """Queue the periodic sync of every API source that is due (beat, every few minutes)."""
+    return connections_sync_due()

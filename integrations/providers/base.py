@@ -4,6 +4,7 @@ A provider lives in `integrations/providers/<name>/` with a `provider.py` that d
 Adding one touches no other file: the registry imports every sub-package.
 """
 
+import datetime
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterator
@@ -34,8 +35,9 @@ class Provider:
     # Optional cheaper check of a whole file before the import writes anything (ParseError if bad);
     # without it, the import reads the file once through `parse` without writing.
     validate: Callable[[IO[bytes], str], None] | None = None
-    # For "oauth" sources: the task that runs one sync run (called with the run's id).
+    # For "oauth" sources: the task that runs one sync run (called with the run's id), and how often.
     sync_task: str = ""
+    sync_interval: datetime.timedelta = datetime.timedelta(hours=6)
     # Plain-language reasons a connection needs the patient, by Connection.attention_code.
     attention_reasons: dict = field(default_factory=dict)
 

@@ -343,3 +343,28 @@ def test_a_next_link_to_another_host_is_never_followed(
     assert run.outcome == SyncRun.Outcome.FAILED and run.error_code == "unsafe_link"
     assert Connection.objects.get(owner=patient).cursor is None
     assert all(urlsplit(fake.origin + p).netloc == urlsplit(fake.base_url).netloc for p, _q in fake.fhir_requests())
+
+
+def test_beat_queues_a_sync_for_each_due_connection_once(patient, other_patient, django_capture_on_commit_callbacks):
+    import datetime
+
+    from django.utils import timezone
+
+    from integrations.models import Connection, SyncRun
+    from integrations.services import connections_sync_due
+
+    now = timezone.now()
+    due = Connection.objects.create(
+        owner=patient, provider="smart-fhir", next_sync_at=now - datetime.timedelta(minutes=1)
+    )
+    Connection.objects.create(
+        owner=other_patient, provider="smart-fhir", next_sync_at=now + datetime.timedelta(hours=1)
+    )
+    Connection.objects.create(owner=other_patient, provider="myfitnesspal")  # files only: never synced by beat
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        assert connections_sync_due(now=now) == 1
+        assert connections_sync_due(now=now) == 0  # the next sync moved forward
+    assert SyncRun.objects.filter(connection=due, kind=SyncRun.Kind.SYNC).count() == 1
+    assert len(sent) == 1
+    due.refresh_from_db()
+    assert due.next_sync_at > now

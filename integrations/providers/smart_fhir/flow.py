@@ -160,18 +160,9 @@ def authorization_abandon(*, user: User, state: str) -> None:
 
 def sync_queue(*, connection: Connection) -> SyncRun:
     """Queue a sync of the connection for the worker (after commit); a run already waiting is reused."""
-    with transaction.atomic():
-        run = SyncRun.objects.filter(
-            connection=connection, kind=SyncRun.Kind.SYNC, outcome=SyncRun.Outcome.QUEUED
-        ).first() or SyncRun.objects.create(owner=connection.owner, connection=connection, kind=SyncRun.Kind.SYNC)
-        transaction.on_commit(lambda: _enqueue(run.pk))
-    return run
+    from integrations.services import sync_run_queue
 
-
-def _enqueue(run_id: int) -> None:
-    from .tasks import smart_fhir_sync_task
-
-    smart_fhir_sync_task.delay(run_id)
+    return sync_run_queue(connection=connection)
 
 
 def _token_credentials(tokens: client.Tokens) -> dict:
