@@ -296,17 +296,24 @@ def _workouts_write(*, owner: User, provider: Provider, workouts: list[WorkoutIt
     return len(new), len(rows) - len(new)
 
 
-@transaction.atomic
 def connection_disconnect(*, user: User, connection: Connection) -> Connection:
-    """Stop a source: no more syncs, consent withdrawn, credentials forgotten (data kept unless erased)."""
+    """Stop a source: tokens revoked where the provider can, no more syncs, consent withdrawn, secrets forgotten."""
     if connection.owner_id != user.pk:
         raise IntegrationError(_("This connection is not yours."))
-    connection.status = Connection.Status.DISCONNECTED
-    connection.credentials = None
-    connection.webhook_key = ""
-    connection.next_sync_at = None
-    connection.save()
-    account_services.consent_set(user=user, purpose=provider_get(connection.provider).consent_purpose, granted=False)
+    provider = provider_get(connection.provider)
+    if provider.revoke is not None and connection.credentials:
+        # Outside any transaction: a network call. A failure does not keep the source connected.
+        try:
+            provider.revoke(connection)
+        except Exception:  # noqa: BLE001 - revocation is best effort; the tokens are forgotten below anyway
+            logger.warning("token revocation failed for connection %s", connection.pk)
+    with transaction.atomic():
+        connection.status = Connection.Status.DISCONNECTED
+        connection.credentials = None
+        connection.webhook_key = ""
+        connection.next_sync_at = None
+        connection.save()
+        account_services.consent_set(user=user, purpose=provider.consent_purpose, granted=False)
     return connection
 
 
