@@ -11,7 +11,9 @@ app = Celery("healthspace")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Providers are plug-ins below integrations: their own tasks modules are found here.
-app.autodiscover_tasks(["integrations.providers.smart_fhir"])
+app.autodiscover_tasks(
+    ["integrations.providers.smart_fhir", "integrations.providers.withings", "integrations.providers.oura"]
+)
 
 
 @app.on_after_configure.connect

@@ -265,6 +265,12 @@ MFA_TOTP_ISSUER = "HealthSpace"
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not HTTPS
 USERSESSIONS_TRACK_ACTIVITY = True
 
+# OAuth apps registered at the wearable providers (empty: the source cannot be connected).
+WITHINGS_CLIENT_ID = env.str("WITHINGS_CLIENT_ID", default="")
+WITHINGS_CLIENT_SECRET = env.str("WITHINGS_CLIENT_SECRET", default="")
+OURA_CLIENT_ID = env.str("OURA_CLIENT_ID", default="")
+OURA_CLIENT_SECRET = env.str("OURA_CLIENT_SECRET", default="")
+
 # Privacy notice the health-data consent refers to; bump it when the notice changes.
 PRIVACY_NOTICE_VERSION = env.str("PRIVACY_NOTICE_VERSION", default="2026-11")
 

@@ -17,6 +17,8 @@ urlpatterns = [
     path("", include("records.urls")),
     path("chat/", include("chat.urls")),
     path("connections/smart-fhir/", include("integrations.providers.smart_fhir.urls")),
+    path("connections/withings/", include("integrations.providers.withings.urls")),
+    path("connections/oura/", include("integrations.providers.oura.urls")),
     path("connections/", include("integrations.urls")),
     path(settings.ADMIN_PATH, admin.site.urls),
 ]

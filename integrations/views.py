@@ -68,6 +68,8 @@ def connection_detail(request, public_id):
         "connection": connection,
         "provider": provider,
         "attention": provider.attention_reasons.get(connection.attention_code, "") if connection.attention_code else "",
+        # Each API source's plug-in names its own "sync now" URL `<app>:sync`.
+        "sync_url": f"{provider.slug.replace('-', '_')}:sync" if provider.kind == "oauth" else "",
         "runs": selectors.sync_runs_for_connection(connection=connection)[:50],
     }
     return render(request, "integrations/connection.html", context)

@@ -41,6 +41,8 @@ OBJECT_FOR_URL = {
     "integrations:disconnect": "connection",
     "integrations:delete_data": "connection",
     "smart_fhir:sync": "connection",
+    "withings:sync": "connection",
+    "oura:sync": "connection",
 }
 
 

@@ -38,6 +38,8 @@ class Provider:
     # For "oauth" sources: the task that runs one sync run (called with the run's id), and how often.
     sync_task: str = ""
     sync_interval: datetime.timedelta = datetime.timedelta(hours=6)
+    # For "oauth" sources: the URL name the Connections page posts to, to start connecting.
+    connect_url: str = ""
     # For "oauth" sources that can: revoke the connection's tokens at the provider (best effort).
     revoke: Callable[[object], None] | None = None
     # Plain-language reasons a connection needs the patient, by Connection.attention_code.

@@ -257,3 +257,17 @@ def test_staff_retry_a_failed_run_from_the_console(
         client.post(reverse("admin:integrations_syncrun_changelist"), {"action": "retry", "_selected_action": [run.pk]})
     run.refresh_from_db()
     assert run.outcome == SyncRun.Outcome.QUEUED and len(callbacks) == 1
+
+
+def test_api_sources_offer_connect_and_sync_now(patient_client, patient):
+    page = patient_client.get(reverse("integrations:index")).content.decode()
+    assert reverse("withings:connect") in page and reverse("oura:connect") in page
+    assert reverse("smart_fhir:servers") in page
+    connection = Connection.objects.create(owner=patient, provider="withings")
+    page = patient_client.get(reverse("integrations:connection", args=[connection.public_id])).content.decode()
+    assert reverse("withings:sync", args=[connection.public_id]) in page
+    Connection.objects.filter(pk=connection.pk).update(
+        status=Connection.Status.NEEDS_ATTENTION, attention_code="access_revoked"
+    )
+    page = patient_client.get(reverse("integrations:connection", args=[connection.public_id])).content.decode()
+    assert "Connect again" in page or "no longer" in page
