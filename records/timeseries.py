@@ -264,7 +264,12 @@ class Sample:
 
     def __post_init__(self):
         metric = METRICS.get(self.metric) or metric_get(self.metric)
-        if self.start.utcoffset() is None or self.end.utcoffset() is None:
+        # An instant often shares one object for start and end: check it once (this runs per sample).
+        if (
+            self.start.tzinfo is None
+            or self.start.utcoffset() is None
+            or (self.end is not self.start and (self.end.tzinfo is None or self.end.utcoffset() is None))
+        ):
             raise TimeSeriesError("A sample needs aware start and end datetimes.")
         convert = metric.converter(self.unit)
         value = float(self.value)
@@ -483,7 +488,8 @@ def _group_chunk(iterator: Iterator[Sample], size: int) -> tuple[int, int, dict[
     for sample in itertools.islice(iterator, size):
         read += 1
         value = sample.value
-        start, end = sample.start.timestamp(), sample.end.timestamp()
+        start = sample.start.timestamp()
+        end = start if sample.end is sample.start else sample.end.timestamp()
         # NaN fails every comparison; no registered metric has negative values.
         if not (0 <= value < math.inf) or end < start:
             rejected += 1
