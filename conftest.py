@@ -61,6 +61,16 @@ def _clear_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _english_by_default():
+    # A request in French leaves French active in the thread: each test starts in English.
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.activate("en")
+
+
 @pytest.fixture
 def require_postgres():
     from django.db import connection

@@ -33,6 +33,8 @@ def _private_file(content: bytes, *, content_type: str, filename: str) -> HttpRe
 def _shown_fields(record) -> list[tuple[str, object]]:
     shown = []
     for name in record.source_fields:
+        if name == "effective_at":
+            continue  # the page shows the date at the top
         field = record._meta.get_field(name)
         value = getattr(record, name)
         if value in (None, "", [], {}):

@@ -21,6 +21,7 @@ def test_a_patient_adds_edits_and_deletes_a_condition(patient_client, patient):
     assert condition.name == "Migraine" and condition.source == Source.MANUAL
     page = patient_client.get(response.url).content.decode()
     assert "Migraine" in page
+    assert page.count("<dt>Date</dt>") == 1
 
     edit = reverse("records:edit", args=["conditions", condition.public_id])
     patient_client.post(
