@@ -189,32 +189,41 @@ def file_import(*, owner: User, provider: Provider, stream, run: SyncRun | None 
     return counts
 
 
-def _finish(run: SyncRun, *, error_code: str = "", message: str = "", **counts) -> SyncRun:
+def sync_run_finish(
+    run: SyncRun, *, status: str = Connection.Status.CONNECTED, error_code: str = "", message: str = "", **fields
+) -> SyncRun:
+    """End a run with its counts and outcome, and set the connection's state (every provider's last step)."""
     with transaction.atomic():
-        for name, value in counts.items():
+        for name, value in fields.items():
             setattr(run, name, value)
         run.outcome = SyncRun.Outcome.FAILED if error_code else SyncRun.Outcome.SUCCEEDED
-        run.error_code, run.error_message = error_code, message[:500]
+        run.error_code, run.error_message = error_code, str(message)[:500]
         run.finished_at = timezone.now()
-        run.bytes_done = run.upload_size
         run.save()
-        Connection.objects.filter(pk=run.connection_id).exclude(status=Connection.Status.DISCONNECTED).update(
-            status=Connection.Status.CONNECTED, last_sync_at=run.finished_at
-        )
-    if run.outcome == SyncRun.Outcome.SUCCEEDED and run.upload_name:
-        # The encrypted upload is kept after a failure so staff can retry; cleaned up when done.
-        name = run.upload_name
-        transaction.on_commit(lambda: default_storage.delete(name))
-        SyncRun.objects.filter(pk=run.pk).update(upload_name="")
+        update = {"status": status}
+        if not error_code:
+            update["last_sync_at"] = run.finished_at
+        Connection.objects.filter(pk=run.connection_id).exclude(status=Connection.Status.DISCONNECTED).update(**update)
     logger.info(
-        "sync run %s %s: read %s, added %s, already present %s, rejected %s",
+        "sync run %s %s %s: read %s, added %s, already present %s, rejected %s",
         run.pk,
         run.outcome,
+        run.error_code,
         run.read,
         run.added,
         run.already_present,
         run.rejected,
     )
+    return run
+
+
+def _finish(run: SyncRun, *, error_code: str = "", message: str = "", **counts) -> SyncRun:
+    sync_run_finish(run, error_code=error_code, message=message, bytes_done=run.upload_size, **counts)
+    if run.outcome == SyncRun.Outcome.SUCCEEDED and run.upload_name:
+        # The encrypted upload is kept after a failure so staff can retry; cleaned up when done.
+        name = run.upload_name
+        transaction.on_commit(lambda: default_storage.delete(name))
+        SyncRun.objects.filter(pk=run.pk).update(upload_name="")
     return run
 
 

@@ -23,7 +23,7 @@ from accounts.selectors import consent_is_granted
 from healthspace.crypto import keyed_hash
 from integrations.exceptions import IntegrationError, ProviderError
 from integrations.models import Connection, FhirServer, SyncRun
-from integrations.services import connection_connect
+from integrations.services import connection_connect, sync_run_finish, sync_run_queue
 from records.fhir.importer import FhirImportError, fhir_import
 
 from . import client
@@ -160,8 +160,6 @@ def authorization_abandon(*, user: User, state: str) -> None:
 
 def sync_queue(*, connection: Connection) -> SyncRun:
     """Queue a sync of the connection for the worker (after commit); a run already waiting is reused."""
-    from integrations.services import sync_run_queue
-
     return sync_run_queue(connection=connection)
 
 
@@ -304,33 +302,6 @@ def _import_all(connection: Connection, run: SyncRun) -> tuple[dict, str]:
     return counts, _pick(search_times, min) or _pick(resource_times, max) or since or ""
 
 
-def _run_finish(
-    run: SyncRun, *, status: str = Connection.Status.CONNECTED, error_code: str = "", message: str = "", **fields
-) -> SyncRun:
-    with transaction.atomic():
-        for name, value in fields.items():
-            setattr(run, name, value)
-        run.outcome = SyncRun.Outcome.FAILED if error_code else SyncRun.Outcome.SUCCEEDED
-        run.error_code, run.error_message = error_code, str(message)[:500]
-        run.finished_at = timezone.now()
-        run.save()
-        update = {"status": status}
-        if not error_code:
-            update["last_sync_at"] = run.finished_at
-        Connection.objects.filter(pk=run.connection_id).exclude(status=Connection.Status.DISCONNECTED).update(**update)
-    logger.info(
-        "smart-fhir sync run %s %s %s: read %s, added %s, already present %s, rejected %s",
-        run.pk,
-        run.outcome,
-        run.error_code,
-        run.read,
-        run.added,
-        run.already_present,
-        run.rejected,
-    )
-    return run
-
-
 def connection_sync(*, connection: Connection, run: SyncRun) -> SyncRun:
     """Fetch the patient's records changed since the last good sync and import them (idempotent, re-runnable).
 
@@ -345,7 +316,7 @@ def connection_sync(*, connection: Connection, run: SyncRun) -> SyncRun:
 def _sync(connection: Connection, run: SyncRun) -> SyncRun:
     if connection.status == Connection.Status.NEEDS_ATTENTION:
         reason = ATTENTION_REASONS.get(connection.attention_code, _("This connection needs your attention."))
-        return _run_finish(
+        return sync_run_finish(
             run, status=connection.status, error_code=connection.attention_code or "needs_attention", message=reason
         )
     if (
@@ -354,7 +325,7 @@ def _sync(connection: Connection, run: SyncRun) -> SyncRun:
         or not (connection.credentials or {}).get("access_token")
         or not consent_is_granted(user=run.owner, purpose=PROVIDER.consent_purpose)
     ):
-        return _run_finish(
+        return sync_run_finish(
             run, error_code="not_connected", message=_("This source is disconnected: nothing was imported.")
         )
     SyncRun.objects.filter(pk=run.pk).update(
@@ -373,14 +344,14 @@ def _sync(connection: Connection, run: SyncRun) -> SyncRun:
         run.refresh_from_db(fields=COUNT_NAMES)
         if error.permanent:
             Connection.objects.filter(pk=connection.pk).update(attention_code=error.code)
-            return _run_finish(
+            return sync_run_finish(
                 run,
                 status=Connection.Status.NEEDS_ATTENTION,
                 error_code=error.code or "provider_error",
                 message=str(error),
             )
         if run.attempts >= SYNC_ATTEMPTS:
-            return _run_finish(run, error_code=error.code or "provider_unavailable", message=str(error))
+            return sync_run_finish(run, error_code=error.code or "provider_unavailable", message=str(error))
         SyncRun.objects.filter(pk=run.pk).update(outcome=SyncRun.Outcome.QUEUED, error_code=error.code)
         Connection.objects.filter(pk=connection.pk, status=Connection.Status.SYNCING).update(
             status=Connection.Status.CONNECTED
@@ -388,9 +359,9 @@ def _sync(connection: Connection, run: SyncRun) -> SyncRun:
         raise
     except FhirImportError as error:
         run.refresh_from_db(fields=COUNT_NAMES)
-        return _run_finish(run, error_code="fhir_error", message=str(error))
+        return sync_run_finish(run, error_code="fhir_error", message=str(error))
     with transaction.atomic():
         # The cursor moves only after every page is in: a failed sync is redone from the old one.
         connection.cursor = {"last_updated": cursor, "server": str(connection.fhir_server.public_id)}
         connection.save(update_fields=["cursor", "updated_at"])
-        return _run_finish(run, **counts)
+        return sync_run_finish(run, **counts)

@@ -19,7 +19,7 @@ from accounts.selectors import consent_is_granted
 from healthspace.crypto import keyed_hash
 from integrations.exceptions import IntegrationError, ProviderError
 from integrations.models import Connection, SyncRun
-from integrations.services import connection_connect, items_write
+from integrations.services import connection_connect, items_write, sync_run_finish, sync_run_queue
 
 from . import client, mapping
 from .provider import ATTENTION_REASONS, PROVIDER
@@ -128,8 +128,6 @@ def authorization_abandon(*, user: User, state: str) -> None:
 
 
 def sync_queue(*, connection: Connection) -> SyncRun:
-    from integrations.services import sync_run_queue
-
     return sync_run_queue(connection=connection)
 
 
@@ -223,33 +221,6 @@ def _import_all(connection: Connection, run: SyncRun) -> tuple[dict, int | None,
     return counts, newest, stats
 
 
-def _run_finish(
-    run: SyncRun, *, status: str = Connection.Status.CONNECTED, error_code: str = "", message: str = "", **fields
-) -> SyncRun:
-    with transaction.atomic():
-        for name, value in fields.items():
-            setattr(run, name, value)
-        run.outcome = SyncRun.Outcome.FAILED if error_code else SyncRun.Outcome.SUCCEEDED
-        run.error_code, run.error_message = error_code, str(message)[:500]
-        run.finished_at = timezone.now()
-        run.save()
-        update = {"status": status}
-        if not error_code:
-            update["last_sync_at"] = run.finished_at
-        Connection.objects.filter(pk=run.connection_id).exclude(status=Connection.Status.DISCONNECTED).update(**update)
-    logger.info(
-        "withings sync run %s %s %s: read %s, added %s, already present %s, rejected %s",
-        run.pk,
-        run.outcome,
-        run.error_code,
-        run.read,
-        run.added,
-        run.already_present,
-        run.rejected,
-    )
-    return run
-
-
 def connection_sync(*, connection: Connection, run: SyncRun) -> SyncRun:
     """Fetch the measures changed since the last good sync and write them (idempotent, re-runnable).
 
@@ -264,7 +235,7 @@ def connection_sync(*, connection: Connection, run: SyncRun) -> SyncRun:
 def _sync(connection: Connection, run: SyncRun) -> SyncRun:
     if connection.status == Connection.Status.NEEDS_ATTENTION:
         reason = ATTENTION_REASONS.get(connection.attention_code, _("This connection needs your attention."))
-        return _run_finish(
+        return sync_run_finish(
             run, status=connection.status, error_code=connection.attention_code or "needs_attention", message=reason
         )
     if (
@@ -272,7 +243,7 @@ def _sync(connection: Connection, run: SyncRun) -> SyncRun:
         or not (connection.credentials or {}).get("access_token")
         or not consent_is_granted(user=run.owner, purpose=PROVIDER.consent_purpose)
     ):
-        return _run_finish(
+        return sync_run_finish(
             run, error_code="not_connected", message=_("This source is disconnected: nothing was imported.")
         )
     SyncRun.objects.filter(pk=run.pk).update(
@@ -291,14 +262,14 @@ def _sync(connection: Connection, run: SyncRun) -> SyncRun:
         run.refresh_from_db(fields=COUNT_NAMES)
         if error.permanent:
             _needs_attention(connection, error.code)
-            return _run_finish(
+            return sync_run_finish(
                 run,
                 status=Connection.Status.NEEDS_ATTENTION,
                 error_code=error.code or "provider_error",
                 message=str(error),
             )
         if run.attempts >= SYNC_ATTEMPTS:
-            return _run_finish(run, error_code=error.code or "provider_unavailable", message=str(error))
+            return sync_run_finish(run, error_code=error.code or "provider_unavailable", message=str(error))
         SyncRun.objects.filter(pk=run.pk).update(outcome=SyncRun.Outcome.QUEUED, error_code=error.code)
         Connection.objects.filter(pk=connection.pk, status=Connection.Status.SYNCING).update(
             status=Connection.Status.CONNECTED
@@ -311,7 +282,7 @@ def _sync(connection: Connection, run: SyncRun) -> SyncRun:
         if newest is not None:
             connection.cursor = {"lastupdate": newest}
             connection.save(update_fields=["cursor", "updated_at"])
-        return _run_finish(run, **counts)
+        return sync_run_finish(run, **counts)
 
 
 def connection_revoke(connection: Connection) -> bool:
