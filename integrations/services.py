@@ -236,8 +236,9 @@ def items_write(*, owner: User, provider: Provider, items: Iterable, run: SyncRu
 
     def flush_samples():
         if samples:
-            result = samples_merge(owner=owner, samples=samples)
-            counts["added"] += result.added
+            result = samples_merge(owner=owner, samples=samples, replace=provider.replaces_samples)
+            # A changed value is new data for the patient: it counts as added.
+            counts["added"] += result.added + result.replaced
             counts["already_present"] += result.already_present
             counts["rejected"] += result.rejected
             samples.clear()

@@ -284,6 +284,8 @@ class MergeResult:
     added: int = 0
     already_present: int = 0
     rejected: int = 0
+    # With `replace=True`: stored samples whose value changed (a growing daily total, an edited meal).
+    replaced: int = 0
     days_created: int = 0
     days_updated: int = 0
 
@@ -504,19 +506,44 @@ def _group_chunk(iterator: Iterator[Sample], size: int) -> tuple[int, int, dict[
     return read, rejected, groups
 
 
-def _merge_days(owner: User, groups: dict[tuple[str, int], list[Row]]) -> MergeResult:
+def _merge_days(owner: User, groups: dict[tuple[str, int], list[Row]], replace: bool) -> MergeResult:
     for _attempt in range(MERGE_ATTEMPTS - 1):
         try:
             with transaction.atomic():
-                return _merge_days_once(owner, groups)
+                return _merge_days_once(owner, groups, replace)
         except IntegrityError:
             # Another merge created one of these days after we read: read them again.
             continue
     with transaction.atomic():
-        return _merge_days_once(owner, groups)
+        return _merge_days_once(owner, groups, replace)
 
 
-def _merge_days_once(owner: User, groups: dict[tuple[str, int], list[Row]]) -> MergeResult:
+def _rows_union(stored: list[Row], incoming: list[Row]) -> tuple[list[Row], int, int]:
+    """Exact dedupe: (rows, added, 0)."""
+    rows = set(stored)
+    before = len(rows)
+    rows.update(incoming)
+    return list(rows), len(rows) - before, 0
+
+
+def _rows_replace(stored: list[Row], incoming: list[Row]) -> tuple[list[Row], int, int]:
+    """Keyed by (start, duration, source): the incoming value wins. (rows, added, replaced)."""
+    rows = {(row[0], row[1], row[3]): row for row in stored}
+    added = replaced = 0
+    for row in incoming:
+        key = (row[0], row[1], row[3])
+        previous = rows.get(key)
+        if previous is None:
+            added += 1
+        elif previous[2] != row[2]:
+            replaced += 1
+        else:
+            continue
+        rows[key] = row
+    return list(rows.values()), added, replaced
+
+
+def _merge_days_once(owner: User, groups: dict[tuple[str, int], list[Row]], replace: bool) -> MergeResult:
     days_by_metric: dict[str, list[datetime.date]] = defaultdict(list)
     for metric, day in groups:
         days_by_metric[metric].append(_day_date(day))
@@ -536,15 +563,15 @@ def _merge_days_once(owner: User, groups: dict[tuple[str, int], list[Row]]) -> M
         incoming = groups[key]
         metric = METRICS[key[0]]
         row = existing.get(key)
-        stored: set[Row] = set(_decode_rows(row.payload)) if row is not None else set()
-        before = len(stored)
-        stored.update(incoming)
-        added = len(stored) - before
+        stored = _decode_rows(row.payload) if row is not None else []
+        # A categorical value (a sleep stage) is part of what the sample is: never replaced.
+        merge = _rows_replace if replace and metric.valid_values is None else _rows_union
+        rows, added, replaced = merge(stored, incoming)
         counts.added += added
-        counts.already_present += len(incoming) - added
-        if not added:
+        counts.replaced += replaced
+        counts.already_present += len(incoming) - added - replaced
+        if not (added or replaced):
             continue
-        rows = list(stored)
         if row is None:
             row = SampleDay(owner=owner, metric=metric.key, day=_day_date(key[1]))
             created.append(row)
@@ -562,8 +589,15 @@ def _merge_days_once(owner: User, groups: dict[tuple[str, int], list[Row]]) -> M
     return counts
 
 
-def samples_merge(*, owner: User, samples: Iterable[Sample], chunk_size: int = CHUNK_SAMPLES) -> MergeResult:
-    """Merge the owner's samples into their days (streams any iterable; re-running with the same input adds nothing)."""
+def samples_merge(
+    *, owner: User, samples: Iterable[Sample], replace: bool = False, chunk_size: int = CHUNK_SAMPLES
+) -> MergeResult:
+    """Merge the owner's samples into their days (streams any iterable; re-running with the same input adds nothing).
+
+    By default a sample is new unless exactly the same one is stored. With `replace`, a stored sample with
+    the same start, duration and source takes the incoming value: for sources that report a value that
+    changes after the fact (a day's steps so far, an edited meal) and must not count twice.
+    """
     result = MergeResult()
     iterator = iter(samples)
     while True:
@@ -573,7 +607,7 @@ def samples_merge(*, owner: User, samples: Iterable[Sample], chunk_size: int = C
         result.rejected += rejected
         keys = sorted(groups)
         for start in range(0, len(keys), DAY_BATCH):
-            result += _merge_days(owner, {key: groups[key] for key in keys[start : start + DAY_BATCH]})
+            result += _merge_days(owner, {key: groups[key] for key in keys[start : start + DAY_BATCH]}, replace)
         # Let this chunk go before the next one is read: memory holds one chunk at a time.
         del groups
 

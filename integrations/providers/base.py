@@ -42,6 +42,9 @@ class Provider:
     connect_url: str = ""
     # For "oauth" sources that can: revoke the connection's tokens at the provider (best effort).
     revoke: Callable[[object], None] | None = None
+    # Sources whose values change after the fact (a day's steps so far, an edited meal): a sample with the
+    # same start, duration and source replaces the stored one instead of counting as a second sample.
+    replaces_samples: bool = False
     # Plain-language reasons a connection needs the patient, by Connection.attention_code.
     attention_reasons: dict = field(default_factory=dict)
 

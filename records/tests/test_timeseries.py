@@ -65,6 +65,35 @@ def test_exact_duplicates_are_kept_once_and_near_duplicates_are_kept(patient):
     ]
 
 
+def test_replace_mode_keeps_the_latest_value_of_a_growing_daily_total(patient):
+    # Withings and Oura report "steps today so far": the same day, source and span with a new value.
+    def so_far(value, source="Tracker"):
+        return Sample("steps", MIDNIGHT, MIDNIGHT + datetime.timedelta(days=1), value, "count", source)
+
+    first = timeseries.samples_merge(owner=patient, samples=[so_far(4000)], replace=True)
+    later = timeseries.samples_merge(owner=patient, samples=[so_far(9500), so_far(2000, "Phone")], replace=True)
+    again = timeseries.samples_merge(owner=patient, samples=[so_far(9500)], replace=True)
+
+    assert (first.added, first.replaced) == (1, 0)
+    assert (later.added, later.replaced, later.already_present) == (1, 1, 0)
+    assert (again.added, again.replaced, again.already_present, again.days_written) == (0, 0, 1, 0)
+    summary = summary_of(patient, "steps")
+    assert summary["count"] == 2
+    # Tracker and phone overlap every hour: the larger source counts, never 4000 + 9500.
+    assert summary["sum"] == 9500
+
+
+def test_without_replace_a_changed_value_is_a_second_sample(patient):
+    sample = reading("weight", 7, 80, "kg")
+    corrected = Sample("weight", sample.start, sample.end, 79.5, "kg", sample.source)
+
+    timeseries.samples_merge(owner=patient, samples=[sample])
+    result = timeseries.samples_merge(owner=patient, samples=[corrected])
+
+    assert (result.added, result.replaced) == (1, 0)
+    assert summary_of(patient, "weight")["count"] == 2
+
+
 def test_a_later_import_merges_into_an_existing_day(patient):
     timeseries.samples_merge(owner=patient, samples=[reading("heart_rate", 8, 70, "bpm")])
 
@@ -371,3 +400,17 @@ def test_concurrent_merges_for_the_same_owner_lose_no_sample(patient, require_po
 
     assert errors == []
     assert sum(row.sample_count for row in SampleDay.objects.filter(owner=patient)) == before + 2 * 4000
+
+
+def test_replace_mode_never_merges_two_sleep_stages_of_the_same_span(patient):
+    start = at(23)
+    in_bed = Sample(
+        "sleep", start, start + datetime.timedelta(hours=7), timeseries.SLEEP_STAGES["in_bed"], "stage", "Ring"
+    )
+    asleep = Sample(
+        "sleep", start, start + datetime.timedelta(hours=7), timeseries.SLEEP_STAGES["asleep"], "stage", "Ring"
+    )
+
+    result = timeseries.samples_merge(owner=patient, samples=[in_bed, asleep], replace=True)
+
+    assert (result.added, result.replaced) == (2, 0)

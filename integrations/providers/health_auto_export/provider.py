@@ -16,6 +16,7 @@ def parse(stream, filename, progress):
 
 PROVIDER = Provider(
     slug="health-auto-export",
+    replaces_samples=True,
     name=_("Health Auto Export"),
     description=_("The Health Auto Export app sends your Apple Health data here automatically."),
     kind="webhook",

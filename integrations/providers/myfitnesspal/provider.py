@@ -16,6 +16,7 @@ def parse(stream, filename, progress):
 
 PROVIDER = Provider(
     slug="myfitnesspal",
+    replaces_samples=True,
     name=_("MyFitnessPal"),
     description=_("Upload the nutrition, exercise or measurement CSV file of your MyFitnessPal export."),
     kind="upload",

@@ -24,6 +24,7 @@ def _revoke(connection) -> None:
 
 PROVIDER = Provider(
     slug="oura",
+    replaces_samples=True,
     name=_("Oura"),
     description=_("Sign in at Oura and let HealthSpace fetch your ring's heart-rate readings."),
     kind="oauth",

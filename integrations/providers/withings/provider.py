@@ -23,6 +23,7 @@ def _revoke(connection) -> None:
 
 PROVIDER = Provider(
     slug="withings",
+    replaces_samples=True,
     name=_("Withings"),
     description=_("Sign in at Withings and let HealthSpace fetch your scale, blood pressure and pulse readings."),
     kind="oauth",
