@@ -1,12 +1,19 @@
 """Staff see connections and runs as metadata (no tokens, no health data) and can retry a failed run."""
 
+import datetime
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+
+from healthspace.admin_site import StaffPage
 
 from .exceptions import IntegrationError
 from .models import Connection, FhirServer, SyncRun
 from .services import sync_run_retry
+from .sync_health import sync_health
 
 
 @admin.register(Connection)
@@ -101,3 +108,26 @@ class FhirServerAdmin(admin.ModelAdmin):
         if form.cleaned_data.get("new_client_secret"):
             obj.client_secret = form.cleaned_data["new_client_secret"]
         super().save_model(request, obj, form, change)
+
+
+def sync_health_view(request):
+    """Failures by provider and reason over 24 hours and 7 days, stuck runs, connections needing attention."""
+    stuck_after = datetime.timedelta(minutes=settings.SYNC_STUCK_AFTER_MINUTES)
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Sync health"),
+        "stuck_minutes": settings.SYNC_STUCK_AFTER_MINUTES,
+        **sync_health(stuck_after=stuck_after),
+    }
+    return TemplateResponse(request, "admin/integrations/sync_health.html", context)
+
+
+admin.site.register_page(
+    StaffPage(
+        route="sync-health/",
+        view=sync_health_view,
+        name="sync_health",
+        title=_("Sync health"),
+        permission="integrations.view_syncrun",
+    )
+)

@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from healthspace.crypto import EncryptedCharField, EncryptedJSONField
@@ -41,7 +42,18 @@ class Connection(models.Model):
     class Meta:
         verbose_name = _("connection")
         verbose_name_plural = _("connections")
-        constraints = [models.UniqueConstraint(fields=["owner", "provider"], name="connection_one_per_source")]
+        constraints = [
+            # One connection per source, except EHR portals (SMART on FHIR): one per registered server,
+            # as a patient is often followed at several hospitals.
+            models.UniqueConstraint(
+                fields=["owner", "provider"], condition=Q(fhir_server__isnull=True), name="connection_one_per_source"
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "provider", "fhir_server"],
+                condition=Q(fhir_server__isnull=False),
+                name="connection_one_per_fhir_server",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.provider} connection {self.public_id}"
@@ -80,6 +92,8 @@ class SyncRun(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     # What the source says about the person (Apple's date of birth), offered on the run's page.
     profile_hint = EncryptedJSONField(null=True, blank=True)
+    # What the patient chose on the upload form (a weight unit) for the parser: never medical content.
+    options = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

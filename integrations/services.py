@@ -8,21 +8,38 @@ import secrets
 import tempfile
 import uuid
 from collections.abc import Iterable
+from functools import partial
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import models, transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts import services as account_services
 from accounts.models import ConsentPurpose, User
-from accounts.selectors import consent_is_granted
+from accounts.selectors import (
+    PROCESSING_CLOSED,
+    PROCESSING_RESTRICTED,
+    consent_is_granted,
+    processing_allowed,
+    processing_state,
+)
 from healthspace import crypto
 from records.fhir.importer import FhirImportError, fhir_import
 from records.models import Workout
 from records.selectors import RECORD_KINDS
-from records.timeseries import Sample, samples_delete_source, samples_merge
+from records.timeseries import (
+    MergeResult,
+    Sample,
+    SampleBatch,
+    sample_batch_merge,
+    samples_delete_source,
+    samples_merge,
+)
 
 from .exceptions import IntegrationError
 from .models import Connection, SyncRun
@@ -36,6 +53,8 @@ RECORD_MODELS = tuple(RECORD_KINDS.values())
 # Samples handed to the store at once; the store streams its own chunks within.
 SAMPLE_BATCH = 50_000
 WORKOUT_BATCH = 500
+# A run found stalled after this many starts is not sent again: it ends failed.
+STALLED_RUN_MAX_ATTEMPTS = 5
 
 
 @transaction.atomic
@@ -43,6 +62,8 @@ def connection_connect(*, user: User, provider: Provider) -> Connection:
     """The patient's connection to a source, created or reopened, with consent recorded for it."""
     if not consent_is_granted(user=user, purpose=ConsentPurpose.HEALTH_DATA):
         raise IntegrationError(_("To keep health data in HealthSpace, first give your consent to its processing."))
+    if not processing_allowed(user=user):
+        raise IntegrationError(_("You restricted the processing of your data: lift the restriction to add data."))
     connection, _created = Connection.objects.select_for_update().get_or_create(owner=user, provider=provider.slug)
     if connection.status == Connection.Status.DISCONNECTED:
         connection.status = Connection.Status.CONNECTED
@@ -52,10 +73,16 @@ def connection_connect(*, user: User, provider: Provider) -> Connection:
     return connection
 
 
-def upload_store(*, user: User, provider: Provider, uploaded_file) -> SyncRun:
-    """Encrypt an uploaded file into storage and queue its import (the worker does the rest)."""
+def upload_store(*, user: User, provider: Provider, uploaded_file, options: dict | None = None) -> SyncRun:
+    """Encrypt an uploaded file into storage and queue its import, with the patient's upload choices."""
+    size = getattr(uploaded_file, "size", None)  # an upload knows it; a local file (commands) is trusted
+    if size is not None and size > settings.IMPORT_MAX_BYTES:
+        raise IntegrationError(
+            _("This file is larger than %(size)s, the largest file HealthSpace imports.")
+            % {"size": filesizeformat(settings.IMPORT_MAX_BYTES)}
+        )
     connection = connection_connect(user=user, provider=provider)
-    return _store_and_queue(connection=connection, stream=uploaded_file, kind=SyncRun.Kind.IMPORT)
+    return _store_and_queue(connection=connection, stream=uploaded_file, kind=SyncRun.Kind.IMPORT, options=options)
 
 
 def webhook_token_issue(*, user: User, provider: Provider) -> tuple[Connection, str]:
@@ -80,8 +107,11 @@ def webhook_receive(*, connection: Connection, body: bytes) -> SyncRun:
     return _store_and_queue(connection=connection, stream=io.BytesIO(body), kind=SyncRun.Kind.WEBHOOK)
 
 
-def _store_and_queue(*, connection: Connection, stream, kind: str) -> SyncRun:
+def _store_and_queue(*, connection: Connection, stream, kind: str, options: dict | None = None) -> SyncRun:
     user = connection.owner
+    if not processing_allowed(user=user):
+        # A webhook keeps posting after a restriction or an erasure: nothing is stored.
+        raise IntegrationError(_("This account's data is not being processed now: nothing was stored."))
     name = f"{UPLOAD_PREFIX}{uuid.uuid4().hex}"
     with tempfile.TemporaryFile() as encrypted:
         size = crypto.encrypt_stream(stream, encrypted)
@@ -97,6 +127,7 @@ def _store_and_queue(*, connection: Connection, stream, kind: str) -> SyncRun:
                 kind=kind,
                 upload_name=stored_name,
                 upload_size=size,
+                options=options or {},
             )
             transaction.on_commit(lambda: _enqueue(run.pk))
     except Exception:
@@ -105,15 +136,27 @@ def _store_and_queue(*, connection: Connection, stream, kind: str) -> SyncRun:
     return run
 
 
-def sync_runs_requeue(*, older_than: datetime.timedelta) -> int:
-    """Send again the runs still waiting (their message was lost or never sent); safe to repeat."""
-    cutoff = timezone.now() - older_than
-    waiting = list(
-        SyncRun.objects.filter(outcome=SyncRun.Outcome.QUEUED, created_at__lt=cutoff).values_list("pk", flat=True)
-    )
-    for run_id in waiting:
-        _enqueue(run_id)
-    return len(waiting)
+def sync_runs_requeue(*, older_than: datetime.timedelta, stalled_after: datetime.timedelta | None = None) -> int:
+    """Send again queued runs whose message was lost, and runs a dead or failed task left running; safe to repeat."""
+    now = timezone.now()
+    waiting = models.Q(outcome=SyncRun.Outcome.QUEUED, created_at__lt=now - older_than)
+    if stalled_after is not None:
+        # Started longer ago than any task may run: its worker died, or the task gave up (the
+        # database away for longer than its retries) and left the run as it was.
+        waiting |= models.Q(outcome=SyncRun.Outcome.RUNNING, started_at__lt=now - stalled_after)
+    sent = 0
+    for run in SyncRun.objects.filter(waiting).order_by("pk"):
+        if run.outcome == SyncRun.Outcome.RUNNING and run.attempts >= STALLED_RUN_MAX_ATTEMPTS:
+            # One that stops every time (killed by the time limit) ends failed; staff can retry it.
+            sync_run_finish(
+                run,
+                error_code="interrupted",
+                message=_("This was interrupted several times, so it was stopped. Please try again later."),
+            )
+            continue
+        _enqueue(run.pk)
+        sent += 1
+    return sent
 
 
 def _byte_progress(run: SyncRun):
@@ -134,10 +177,30 @@ def _progress_saver(run: SyncRun):
     return save
 
 
+RESTRICTED_MESSAGE = gettext_lazy("You restricted the processing of your data: nothing was imported.")
+
+
+def processing_stopped(run: SyncRun) -> SyncRun | None:
+    """The run as it must end when its owner's data may not be processed now, or None to go on.
+
+    An account erased, being erased or disabled gets nothing written, not even the run's end (erasure
+    deletes the run); a restricted one sees the run end with the reason.
+    """
+    state = processing_state(user=run.owner)
+    if state == PROCESSING_CLOSED:
+        return run
+    if state == PROCESSING_RESTRICTED:
+        return sync_run_finish(run, error_code="restricted", message=RESTRICTED_MESSAGE)
+    return None
+
+
 def sync_run_execute(*, run: SyncRun) -> SyncRun:
     """Run an import to its end: parse, write, count; a re-run after a crash redoes it idempotently."""
     connection = run.connection
     provider = provider_get(connection.provider)
+    stopped = processing_stopped(run)
+    if stopped is not None:
+        return stopped
     if connection.status == Connection.Status.DISCONNECTED or not consent_is_granted(
         user=run.owner, purpose=provider.consent_purpose
     ):
@@ -161,7 +224,7 @@ def _execute(run: SyncRun, provider: Provider) -> SyncRun:
             with default_storage.open(run.upload_name, "rb") as stored:
                 crypto.decrypt_stream(stored, plain)
             plain.flush()
-            counts = file_import(owner=run.owner, provider=provider, stream=plain, run=run)
+            counts = file_import(owner=run.owner, provider=provider, stream=plain, run=run, options=run.options)
     except ParseError as error:
         return _finish(run, error_code="parse_error", message=str(error))
     except FhirImportError as error:
@@ -169,19 +232,23 @@ def _execute(run: SyncRun, provider: Provider) -> SyncRun:
     return _finish(run, **counts)
 
 
-def file_import(*, owner: User, provider: Provider, stream, run: SyncRun | None = None) -> dict:
+def file_import(
+    *, owner: User, provider: Provider, stream, run: SyncRun | None = None, options: dict | None = None
+) -> dict:
     """Import a local plaintext file in two passes (the worker's job and import commands share it)."""
+    # Only providers that ask the patient something at upload take the answers.
+    parse = partial(provider.parse, options=options or {}) if provider.upload_form is not None else provider.parse
     # The first pass reads the whole file without writing: a file that breaks halfway fails
     # here, so nothing of it is half-imported.
     stream.seek(0)
     if provider.validate is not None:
         provider.validate(stream, stream.name)
     else:
-        items, _stats = provider.parse(stream, stream.name, None)
+        items, _stats = parse(stream, stream.name, None)
         for _item in items:
             pass
     stream.seek(0)
-    items, stats = provider.parse(stream, stream.name, _byte_progress(run) if run is not None else None)
+    items, stats = parse(stream, stream.name, _byte_progress(run) if run is not None else None)
     counts = items_write(owner=owner, provider=provider, items=items, run=run)
     if stats is not None:
         counts["read"] = getattr(stats, "read", counts["read"])
@@ -234,16 +301,18 @@ def items_write(*, owner: User, provider: Provider, items: Iterable, run: SyncRu
     workouts: list[WorkoutItem] = []
     save_progress = _progress_saver(run) if run is not None else None
 
+    def count_merge(result: MergeResult):
+        # A changed value is new data for the patient: it counts as added.
+        counts["added"] += result.added + result.replaced
+        counts["already_present"] += result.already_present
+        counts["rejected"] += result.rejected
+        if save_progress:
+            save_progress(**counts)
+
     def flush_samples():
         if samples:
-            result = samples_merge(owner=owner, samples=samples, replace=provider.replaces_samples)
-            # A changed value is new data for the patient: it counts as added.
-            counts["added"] += result.added + result.replaced
-            counts["already_present"] += result.already_present
-            counts["rejected"] += result.rejected
+            count_merge(samples_merge(owner=owner, samples=samples, replace=provider.replaces_samples))
             samples.clear()
-            if save_progress:
-                save_progress(**counts)
 
     def flush_workouts():
         if workouts:
@@ -260,12 +329,29 @@ def items_write(*, owner: User, provider: Provider, items: Iterable, run: SyncRu
             samples.append(item)
             if len(samples) >= SAMPLE_BATCH:
                 flush_samples()
+        elif isinstance(item, SampleBatch):
+            # Samples a parser already grouped as the store's rows: merged as they are, one chunk.
+            counts["read"] += item.read - 1
+            flush_samples()
+            batch = item.with_source_prefix(f"{provider.slug}:")
+            count_merge(sample_batch_merge(owner=owner, batch=batch, replace=provider.replaces_samples))
+            # Let this batch go before the next one is read: memory holds one batch at a time.
+            del item, batch
         elif isinstance(item, WorkoutItem):
             workouts.append(item)
             if len(workouts) >= WORKOUT_BATCH:
                 flush_workouts()
         elif isinstance(item, ClinicalDocument):
-            report = fhir_import(owner=owner, stream=io.BytesIO(item.content), filename=item.name)
+            try:
+                report = fhir_import(owner=owner, stream=io.BytesIO(item.content), filename=item.name)
+            except FhirImportError:
+                # It comes after the samples already written: failing now would leave half an export.
+                if not item.one_of_many:
+                    raise
+                counts["rejected"] += 1
+                continue
+            # A document is read as the resources it holds (a Bundle holds many).
+            counts["read"] += report.read - 1
             counts["added"] += report.added
             counts["already_present"] += report.already_present
             counts["rejected"] += report.rejected
@@ -331,7 +417,9 @@ def sync_run_retry(*, run: SyncRun) -> SyncRun:
     """Queue a failed run again (staff action); a run without its file any more cannot be retried."""
     if run.outcome != SyncRun.Outcome.FAILED or (run.kind == SyncRun.Kind.IMPORT and not run.upload_name):
         raise IntegrationError(_("Only a failed run whose file is still kept can be retried."))
-    SyncRun.objects.filter(pk=run.pk).update(outcome=SyncRun.Outcome.QUEUED, error_code="", error_message="")
+    SyncRun.objects.filter(pk=run.pk).update(
+        outcome=SyncRun.Outcome.QUEUED, error_code="", error_message="", attempts=0
+    )
     transaction.on_commit(lambda: _enqueue(run.pk))
     return run
 
@@ -391,8 +479,10 @@ def connections_sync_due(*, now: datetime.datetime | None = None) -> int:
     """Queue a sync for every connected API source whose next sync is due; safe to run any time."""
     now = now or timezone.now()
     slugs = [slug for slug, provider in providers().items() if provider.kind == "oauth"]
-    due = Connection.objects.filter(provider__in=slugs, status=Connection.Status.CONNECTED).filter(
-        models.Q(next_sync_at__isnull=True) | models.Q(next_sync_at__lte=now)
+    due = (
+        Connection.objects.filter(provider__in=slugs, status=Connection.Status.CONNECTED, owner__is_active=True)
+        .exclude(owner__profile__processing_restricted_at__isnull=False)
+        .filter(models.Q(next_sync_at__isnull=True) | models.Q(next_sync_at__lte=now))
     )
     queued = 0
     for connection in due.select_related("owner"):

@@ -3,11 +3,13 @@
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from .models import SyncRun
+from .retention import uploads_orphaned_delete
 from .services import connections_sync_due, sync_run_execute, sync_runs_requeue
 
 # A run left without a finish this long after it was queued is abandoned; its upload is removed.
@@ -15,6 +17,9 @@ ABANDONED_AFTER = timedelta(days=7)
 # A run still waiting this long had its message lost (broker down when it was sent): send it again.
 # Long enough that a merely busy queue is not sent twice (a duplicate would only redo idempotent work).
 REQUEUE_AFTER = timedelta(minutes=15)
+# A run still running this long after it started has no live task: the hard time limit ends any
+# task before then. Its worker died, or gave up while the database was away: send it again.
+STALLED_AFTER = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT) + timedelta(minutes=5)
 
 
 @shared_task(
@@ -36,7 +41,7 @@ def sync_run_execute_task(run_id: int) -> None:
 
 @shared_task(acks_late=True, ignore_result=True)
 def uploads_clean_abandoned_task() -> int:
-    """Delete uploads of runs that never finished or failed long ago (safe to run any time)."""
+    """Delete uploads of runs that never finished or failed long ago, and files no run names (safe any time)."""
     cutoff = timezone.now() - ABANDONED_AFTER
     stale = SyncRun.objects.filter(created_at__lt=cutoff).exclude(upload_name="")
     removed = 0
@@ -44,13 +49,13 @@ def uploads_clean_abandoned_task() -> int:
         default_storage.delete(run.upload_name)
         SyncRun.objects.filter(pk=run.pk).update(upload_name="")
         removed += 1
-    return removed
+    return removed + uploads_orphaned_delete(older_than=ABANDONED_AFTER)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def sync_runs_requeue_task() -> int:
-    """Send again the runs whose message never reached the broker (beat, every few minutes)."""
-    return sync_runs_requeue(older_than=REQUEUE_AFTER)
+    """Send again the runs whose message never reached the broker or whose task died (beat, every few minutes)."""
+    return sync_runs_requeue(older_than=REQUEUE_AFTER, stalled_after=STALLED_AFTER)
 
 
 @shared_task(acks_late=True, ignore_result=True)

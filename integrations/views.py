@@ -6,13 +6,17 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from accounts import rollout
+
 from . import selectors, services
 from .exceptions import IntegrationError
-from .forms import UploadForm
+from .forms import UploadForm, upload_options_form
 from .models import Connection
 from .providers.base import provider_get
 
@@ -33,20 +37,33 @@ def _provider_of_kind(slug: str, kind: str):
 
 @login_required
 def index(request):
-    context = {"overview": selectors.connections_overview_for_user(user=request.user), "form": UploadForm()}
-    return render(request, "integrations/index.html", context)
+    overview = selectors.connections_overview_for_user(user=request.user)
+    for row in overview:
+        row["options_form"] = upload_options_form(row["provider"], user=request.user)
+    return render(request, "integrations/index.html", {"overview": overview, "form": UploadForm()})
 
 
 @require_POST
 @login_required
 def upload(request, slug):
     provider = _provider_of_kind(slug, "upload")
+    if (closed := rollout.gate(request, provider.feature)) is not None:
+        return closed
     form = UploadForm(request.POST, request.FILES)
+    options_form = upload_options_form(provider, user=request.user, data=request.POST)
     if not form.is_valid():
-        messages.error(request, _("Choose a file to import."))
+        # A file chosen but refused (an empty one): the form says why; none chosen: ours says so.
+        refused = form.errors.get("file") if request.FILES.get("file") is not None else None
+        messages.error(request, refused[0] if refused else _("Choose a file to import."))
         return redirect("integrations:index")
+    if options_form is not None and not options_form.is_valid():
+        messages.error(request, _("Answer the questions under the file, then import it again."))
+        return redirect("integrations:index")
+    options = options_form.cleaned_data if options_form is not None else {}
     try:
-        run = services.upload_store(user=request.user, provider=provider, uploaded_file=form.cleaned_data["file"])
+        run = services.upload_store(
+            user=request.user, provider=provider, uploaded_file=form.cleaned_data["file"], options=options
+        )
     except IntegrationError as error:
         messages.error(request, str(error))
         return redirect("integrations:index")
@@ -58,6 +75,28 @@ def run_detail(request, public_id):
     run = selectors.sync_run_get_for_user(user=request.user, public_id=public_id)
     provider = provider_get(run.connection.provider)
     return render(request, "integrations/run.html", {"run": run, "provider": provider})
+
+
+@never_cache
+@login_required
+def run_status(request, public_id):
+    # Polled by the run page's script every second or two: counts and state, never medical content.
+    run = selectors.sync_run_get_for_user(user=request.user, public_id=public_id)
+    return JsonResponse(
+        {
+            "state": run.outcome,
+            "state_label": capfirst(run.get_outcome_display()),
+            "finished": run.is_finished,
+            "read": run.read,
+            "added": run.added,
+            "already_present": run.already_present,
+            "rejected": run.rejected,
+            "bytes_done": run.bytes_done,
+            "bytes_total": run.upload_size,
+            "percent": run.percent,
+            "error": run.error_message,
+        }
+    )
 
 
 @login_required
@@ -88,6 +127,8 @@ def disconnect(request, public_id):
 @login_required
 def webhook_setup(request, slug):
     provider = _provider_of_kind(slug, "webhook")
+    if (closed := rollout.gate(request, provider.feature)) is not None:
+        return closed
     try:
         connection, token = services.webhook_token_issue(user=request.user, provider=provider)
     except IntegrationError as error:

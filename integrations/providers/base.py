@@ -35,11 +35,18 @@ class Provider:
     # Optional cheaper check of a whole file before the import writes anything (ParseError if bad);
     # without it, the import reads the file once through `parse` without writing.
     validate: Callable[[IO[bytes], str], None] | None = None
+    # For uploads that ask the patient something (a weight unit): a form class built with
+    # `(data=None, *, user)`. Its cleaned data, never medical content, is kept on the run and
+    # given to `parse` as the keyword `options`; providers without one are called without it.
+    upload_form: type | None = None
     # For "oauth" sources: the task that runs one sync run (called with the run's id), and how often.
     sync_task: str = ""
     sync_interval: datetime.timedelta = datetime.timedelta(hours=6)
     # For "oauth" sources: the URL name the Connections page posts to, to start connecting.
     connect_url: str = ""
+    # For "oauth" sources: the dotted path of their `integrations.oauth.OAuthSource` (sign-in, sync, the
+    # Connections page's choices and whether this HealthSpace is set up for the source).
+    oauth_source: str = ""
     # For "oauth" sources that can: revoke the connection's tokens at the provider (best effort).
     revoke: Callable[[object], None] | None = None
     # Sources whose values change after the fact (a day's steps so far, an edited meal): a sample with the
@@ -47,6 +54,9 @@ class Provider:
     replaces_samples: bool = False
     # Plain-language reasons a connection needs the patient, by Connection.attention_code.
     attention_reasons: dict = field(default_factory=dict)
+    # The rollout flag (accounts.Flag) that gates connecting this source, by country, group or percentage;
+    # "" when it is open to everyone. Patients outside it see a waitlist instead of Connect.
+    feature: str = ""
 
     @property
     def consent_purpose(self) -> str:

@@ -62,3 +62,6 @@ class ClinicalDocument:
 
     name: str
     content: bytes
+    # One document among the many of an export: one the importer refuses (not FHIR, DSTU2) is left
+    # out and counted instead of failing the whole import. False: the document is the whole upload.
+    one_of_many: bool = field(default=False, compare=False)

@@ -1,17 +1,20 @@
-"""A local Oura API v2 for tests: authorize, token (code, refresh), revoke and usercollection/heartrate.
+"""A local Oura API v2 for tests: authorize, token (code, refresh), revoke, and the usercollection endpoints
+heartrate, daily_activity, sleep and daily_spo2.
 
-There is no public Oura payload with a redistribution licence (see SOURCES.md): the heart-rate
-documents are hand-written in the documented v2 shape {"bpm", "source", "timestamp"}, paged with
-`next_token`. It records every request; switches make it answer a status once (429, 500) or revoke tokens.
+There is no public Oura payload with a redistribution licence (see SOURCES.md): the documents are
+hand-written in the documented v2 shapes, reduced to the fields HealthSpace reads plus a few others
+(`heart_rate(...)`, `daily_activity(...)`, `sleep_period(...)`, `daily_spo2(...)`). Heart rate is
+selected by start_datetime/end_datetime, the daily collections by their `day` from start_date to
+end_date; all are paged with `next_token`. It records every request; switches make it answer a status
+once (429, 500), refuse a collection (403, a scope not shared) or revoke tokens.
 """
 
 import datetime
-import json
 import secrets
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlencode, urlsplit
+
+from integrations.tests.fake_oauth import FakeOAuthServer, Reply, bearer
+
+DAILY = ("daily_activity", "sleep", "daily_spo2")
 
 
 def heart_rates(end: datetime.datetime, count: int = 12) -> list[dict]:
@@ -26,130 +29,132 @@ def heart_rates(end: datetime.datetime, count: int = 12) -> list[dict]:
     ]
 
 
-class FakeOuraServer:
+def daily_activity(day: datetime.date, *, steps: int, active_calories: int, utc_offset: str = "+01:00") -> dict:
+    """A daily_activity document; Oura's activity day starts at 4 in the morning, local time."""
+    return {
+        "id": secrets.token_hex(8),
+        "class_5_min": "0" * 288,
+        "score": 82,
+        "active_calories": active_calories,
+        "average_met_minutes": 1.5,
+        "equivalent_walking_distance": int(steps * 0.8),
+        "high_activity_time": 0,
+        "low_activity_time": 12000,
+        "medium_activity_time": 1800,
+        "non_wear_time": 600,
+        "resting_time": 30000,
+        "sedentary_time": 40000,
+        "steps": steps,
+        "target_calories": 400,
+        "total_calories": 2100 + active_calories,
+        "day": day.isoformat(),
+        "timestamp": f"{day.isoformat()}T04:00:00{utc_offset}",
+    }
+
+
+def sleep_period(
+    bedtime_start: datetime.datetime, phases: str, *, average_hrv: int | None = 42, kind: str = "long_sleep"
+) -> dict:
+    """A sleep document whose hypnogram `phases` (1 deep, 2 light, 3 REM, 4 awake) starts at bedtime_start."""
+    bedtime_end = bedtime_start + datetime.timedelta(minutes=5 * len(phases))
+    return {
+        "id": secrets.token_hex(8),
+        "average_breath": 14.5,
+        "average_heart_rate": 55.1,
+        "average_hrv": average_hrv,
+        "awake_time": 300 * phases.count("4"),
+        "bedtime_end": bedtime_end.isoformat(),
+        "bedtime_start": bedtime_start.isoformat(),
+        "day": bedtime_end.date().isoformat(),
+        "deep_sleep_duration": 300 * phases.count("1"),
+        "efficiency": 90,
+        "latency": 600,
+        "light_sleep_duration": 300 * phases.count("2"),
+        "lowest_heart_rate": 48,
+        "period": 0,
+        "rem_sleep_duration": 300 * phases.count("3"),
+        "sleep_phase_5_min": phases,
+        "time_in_bed": 300 * len(phases),
+        "total_sleep_duration": 300 * (len(phases) - phases.count("4")),
+        "type": kind,
+    }
+
+
+def daily_spo2(day: datetime.date, average: float | None) -> dict:
+    return {
+        "id": secrets.token_hex(8),
+        "day": day.isoformat(),
+        "spo2_percentage": None if average is None else {"average": average},
+        "breathing_disturbance_index": 3,
+    }
+
+
+class FakeOuraServer(FakeOAuthServer):
     def __init__(self, *, client_id: str = "oura-test", client_secret: str = "oura-secret"):  # noqa: S107
-        self.client_id, self.client_secret = client_id, client_secret
+        super().__init__(client_id=client_id, client_secret=client_secret, expires_in=86400)
         self.readings = heart_rates(datetime.datetime.now(datetime.UTC).replace(microsecond=0))
-        self.lock = threading.RLock()
-        self.requests: list[tuple[str, str, dict]] = []
-        self.codes: dict[str, str] = {}
-        self.access_tokens: dict[str, float] = {}
-        self.refresh_tokens: set[str] = set()
-        self.refresh_calls = 0
+        self.collections: dict[str, list[dict]] = {name: [] for name in DAILY}
         self.revoked: list[str] = []
+        # Switches.
         self.page_size = 5
-        self.fail_once: list[tuple[int, dict]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.origin = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.fail_once: list[tuple[int, dict]] = []  # (status, headers) for the next heart-rate calls
+        self.refused: set[str] = set()  # collections answered with 403 (a scope the patient did not share)
         self.authorize_url = f"{self.origin}/oauth/authorize"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def __enter__(self):
-        self._thread.start()
-        return self
+    def _tokens(self) -> dict:
+        access, refresh = self.issue_tokens()
+        return {"access_token": access, "refresh_token": refresh, "expires_in": self.expires_in, "token_type": "bearer"}
 
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
-
-    def calls(self, path: str) -> list[dict]:
-        with self.lock:
-            return [query for _method, p, query in self.requests if p == path]
-
-    def revoke_all(self) -> None:
-        with self.lock:
-            self.access_tokens.clear()
-            self.refresh_tokens.clear()
-
-    def _issue(self) -> dict:
-        access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-        self.access_tokens[access] = time.time() + 86400
-        self.refresh_tokens.add(refresh)
-        return {"access_token": access, "refresh_token": refresh, "expires_in": 86400, "token_type": "bearer"}
-
-    def _token(self, form: dict) -> tuple[int, dict]:
+    def _token(self, form: dict) -> Reply:
         if (form.get("client_id"), form.get("client_secret")) != (self.client_id, self.client_secret):
-            return 401, {"error": "invalid_client"}
+            return Reply(401, {"error": "invalid_client"})
         if form.get("grant_type") == "authorization_code":
-            if self.codes.pop(form.get("code", ""), None) != form.get("redirect_uri"):
-                return 400, {"error": "invalid_grant"}
-            return 200, self._issue()
+            issued = self.take_code(form.get("code", ""))
+            if issued is None or issued["redirect_uri"] != form.get("redirect_uri"):
+                return Reply(400, {"error": "invalid_grant"})
+            return Reply(200, self._tokens())
         if form.get("grant_type") == "refresh_token":
-            self.refresh_calls += 1
-            if form.get("refresh_token") not in self.refresh_tokens:
-                return 400, {"error": "invalid_grant"}
-            self.refresh_tokens.discard(form["refresh_token"])
-            return 200, self._issue()
-        return 400, {"error": "unsupported_grant_type"}
+            if not self.spend_refresh_token(form.get("refresh_token", "")):
+                return Reply(400, {"error": "invalid_grant"})
+            return Reply(200, self._tokens())
+        return Reply(400, {"error": "unsupported_grant_type"})
 
-    def _heartrate(self, query: dict, token: str) -> tuple[int, dict]:
-        if self.access_tokens.get(token, 0) < time.time():
-            return 401, {"detail": "Unauthorized"}
-        start = datetime.datetime.fromisoformat(query["start_datetime"])
-        end = datetime.datetime.fromisoformat(query["end_datetime"])
-        selected = [r for r in self.readings if start <= datetime.datetime.fromisoformat(r["timestamp"]) <= end]
+    def _page(self, selected: list[dict], query: dict) -> Reply:
         offset = int(query.get("next_token") or 0)
-        page = selected[offset : offset + self.page_size]
         more = offset + self.page_size < len(selected)
-        return 200, {"data": page, "next_token": str(offset + self.page_size) if more else None}
+        body = {"data": selected[offset : offset + self.page_size]}
+        return Reply(200, {**body, "next_token": str(offset + self.page_size) if more else None})
 
-    def _handler(self):
-        fake = self
+    def _collection(self, name: str, query: dict, token: str) -> Reply:
+        if name == "heartrate" and self.fail_once:
+            status, headers = self.fail_once.pop(0)
+            return Reply(status, {"detail": "fail"}, headers)
+        if not self.token_valid(token):
+            return Reply(401, {"detail": "Unauthorized"})
+        if name in self.refused:
+            return Reply(403, {"detail": "Forbidden"})
+        if name == "heartrate":
+            start = datetime.datetime.fromisoformat(query["start_datetime"])
+            end = datetime.datetime.fromisoformat(query["end_datetime"])
+            return self._page(
+                [r for r in self.readings if start <= datetime.datetime.fromisoformat(r["timestamp"]) <= end], query
+            )
+        if name in DAILY:
+            start, end = query["start_date"], query["end_date"]
+            return self._page([item for item in self.collections[name] if start <= item["day"] <= end], query)
+        return Reply(404, {"detail": "Not Found"})
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _send_json(self, status: int, body: dict, headers: dict | None = None) -> None:
-                data = json.dumps(body).encode("utf-8")
-                self.send_response(status)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                url = urlsplit(self.path)
-                query = {key: values[0] for key, values in parse_qs(url.query).items()}
-                token = self.headers.get("Authorization", "").removeprefix("Bearer ")
-                with fake.lock:
-                    fake.requests.append(("GET", url.path, query))
-                    if url.path == "/oauth/authorize":
-                        code = secrets.token_urlsafe(16)
-                        fake.codes[code] = query["redirect_uri"]
-                        self.send_response(302)
-                        params = urlencode({"code": code, "state": query.get("state", "")})
-                        self.send_header("Location", f"{query['redirect_uri']}?{params}")
-                        self.end_headers()
-                        return
-                    if url.path == "/oauth/revoke":
-                        known = query.get("access_token") in fake.access_tokens
-                        if known:
-                            fake.revoked.append(query["access_token"])
-                            fake.revoke_all()
-                        self._send_json(200 if known else 400, {})
-                        return
-                    if url.path == "/v2/usercollection/heartrate":
-                        if fake.fail_once:
-                            status, headers = fake.fail_once.pop(0)
-                            self._send_json(status, {"detail": "fail"}, headers)
-                            return
-                        self._send_json(*fake._heartrate(query, token))
-                        return
-                self._send_json(404, {})
-
-            def do_POST(self):
-                url = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                form = {key: values[0] for key, values in parse_qs(self.rfile.read(length).decode()).items()}
-                with fake.lock:
-                    fake.requests.append(("POST", url.path, form))
-                    if url.path == "/oauth/token":
-                        self._send_json(*fake._token(form))
-                        return
-                self._send_json(404, {})
-
-        return Handler
+    def handle(self, method: str, path: str, params: dict, headers) -> Reply:
+        if method == "POST":
+            return self._token(params) if path == "/oauth/token" else Reply(404, {})
+        if path == "/oauth/authorize":
+            return self.authorize(params)
+        if path == "/oauth/revoke":
+            known = params.get("access_token") in self.access_tokens
+            if known:
+                self.revoked.append(params["access_token"])
+                self.revoke_all()
+            return Reply(200 if known else 400, {})
+        if path.startswith("/v2/usercollection/"):
+            return self._collection(path.removeprefix("/v2/usercollection/"), params, bearer(headers))
+        return Reply(404, {})

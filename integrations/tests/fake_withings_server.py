@@ -1,8 +1,11 @@
-"""A local Withings API for tests: authorize, tokens (requesttoken, refresh, revoke with signed nonce) and getmeas.
+"""A local Withings API for tests: authorize, tokens (requesttoken, refresh, revoke with signed nonce), getmeas,
+getactivity, sleep getsummary and sleep get.
 
-It serves the measure groups of real Withings payloads (data/withings/), filtered by `meastypes` and
-`lastupdate` and paged with `more`/`offset`, wrapped as Withings does (`{"status": 0, "body": ...}`).
-It records every request; switches make it answer a Withings status once (601, 401...) or revoke tokens.
+It serves real Withings payloads (data/withings/): the measure groups filtered by `meastypes` and
+`lastupdate`, the activity days and sleep nights by `lastupdate` (their `modified`) or by date, all
+paged with `more`/`offset`, and the sleep segments of a window (24 hours at most, as Withings does),
+wrapped as Withings does (`{"status": 0, "body": ...}`). It records every request; switches make it
+answer a Withings status once (601, 401...) or revoke tokens.
 """
 
 import copy
@@ -10,13 +13,16 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
+
+from integrations.tests.fake_oauth import FakeOAuthServer, Reply, bearer
 
 DATA = Path(__file__).resolve().parent / "data" / "withings"
+
+
+def load_body(name: str) -> dict:
+    """The `body` of one of the real Withings answers in data/withings/."""
+    return json.loads((DATA / name).read_text(encoding="utf-8"))["body"]
 
 
 def load_groups() -> list[dict]:
@@ -26,66 +32,39 @@ def load_groups() -> list[dict]:
     return envelope["body"]["measuregrps"] + more
 
 
-class FakeWithingsServer:
+class FakeWithingsServer(FakeOAuthServer):
     """Start with `with FakeWithingsServer() as fake:`; point WITHINGS_API_BASE at `fake.origin`."""
 
     def __init__(self, *, client_id: str = "withings-test", client_secret: str = "withings-secret"):  # noqa: S107
-        self.client_id = client_id
-        self.client_secret = client_secret
+        super().__init__(client_id=client_id, client_secret=client_secret, expires_in=10800)
         self.userid = "363"
         self.groups = load_groups()
-        self.lock = threading.RLock()
-        self.requests: list[tuple[str, dict]] = []  # (path, form or query)
-        self.codes: dict[str, str] = {}  # code -> redirect_uri
-        self.access_tokens: dict[str, float] = {}  # token -> expiry
-        self.refresh_tokens: set[str] = set()
+        self.activities = load_body("activity.json")["activities"]
+        self.nights = load_body("sleep_summary.json")["series"]
+        self.segments = load_body("sleep.json")["series"]
         self.nonces: set[str] = set()
-        self.refresh_calls = 0
         self.revoked_users: list[str] = []
         # Switches.
-        self.deny = False
-        self.expires_in = 10800
-        self.refresh_delay = 0.0  # seconds a refresh takes (to make concurrent workers wait on it)
         self.page_size = 20
         self.fail_once: list[int] = []  # Withings statuses for the next getmeas calls
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.origin = f"http://127.0.0.1:{self._server.server_address[1]}"
         self.authorize_url = f"{self.origin}/oauth2_user/authorize2"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
 
     # -- what tests look at ---------------------------------------------------------------------
 
     def calls(self, path: str, action: str = "") -> list[dict]:
-        with self.lock:
-            return [form for p, form in self.requests if p == path and (not action or form.get("action") == action)]
-
-    def revoke_all(self) -> None:
-        with self.lock:
-            self.access_tokens.clear()
-            self.refresh_tokens.clear()
+        return [params for params in super().calls(path) if not action or params.get("action") == action]
 
     @property
     def updatetime(self) -> int:
-        return max(group["modified"] for group in self.groups)
+        return max((group["modified"] for group in self.groups), default=0)
 
     # -- the HTTP side --------------------------------------------------------------------------
 
     def _signature(self, *parts: str) -> str:
         return hmac.new(self.client_secret.encode(), ",".join(parts).encode(), hashlib.sha256).hexdigest()
 
-    def _issue_tokens(self) -> dict:
-        access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-        self.access_tokens[access] = time.time() + self.expires_in
-        self.refresh_tokens.add(refresh)
+    def _tokens(self) -> dict:
+        access, refresh = self.issue_tokens()
         return {
             "userid": self.userid,
             "access_token": access,
@@ -110,24 +89,24 @@ class FakeWithingsServer:
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
             return 503, {}
         if form.get("grant_type") == "authorization_code":
-            if self.codes.pop(form.get("code", ""), None) != form.get("redirect_uri"):
+            issued = self.take_code(form.get("code", ""))
+            if issued is None or issued["redirect_uri"] != form.get("redirect_uri"):
                 return 503, {}
-            return 0, self._issue_tokens()
+            return 0, self._tokens()
         if form.get("grant_type") == "refresh_token":
-            self.refresh_calls += 1
-            if form.get("refresh_token") not in self.refresh_tokens:
+            if not self.spend_refresh_token(form.get("refresh_token", "")):
                 return 503, {}
-            self.refresh_tokens.discard(form["refresh_token"])  # Withings rotates refresh tokens
-            return 0, self._issue_tokens()
+            return 0, self._tokens()
         return 503, {}
 
-    def _getmeas(self, form: dict, token: str) -> tuple[int, dict]:
-        if self.fail_once:
-            return self.fail_once.pop(0), {}
-        if self.access_tokens.get(token, 0) < time.time():
-            return 401, {}
-        if form.get("action") != "getmeas":
-            return 2554, {}
+    def _paged(self, form: dict, key: str, items: list[dict], **extra) -> dict:
+        offset = int(form.get("offset") or 0)
+        body = {key: copy.deepcopy(items[offset : offset + self.page_size]), **extra}
+        more = offset + self.page_size < len(items)
+        body.update(more=more, offset=offset + self.page_size if more else 0)
+        return body
+
+    def _getmeas(self, form: dict) -> tuple[int, dict]:
         types = {int(kind) for kind in form.get("meastypes", "").split(",") if kind}
         lastupdate = int(form.get("lastupdate") or 0)
         selected = []
@@ -136,75 +115,60 @@ class FakeWithingsServer:
                 continue
             measures = [measure for measure in group["measures"] if not types or measure["type"] in types]
             if measures:
-                selected.append({**copy.deepcopy(group), "measures": copy.deepcopy(measures)})
-        offset = int(form.get("offset") or 0)
-        page = selected[offset : offset + self.page_size]
-        more = offset + self.page_size < len(selected)
-        body = {"updatetime": self.updatetime, "timezone": "Europe/Amsterdam", "measuregrps": page}
-        if more:
-            body.update(more=1, offset=offset + self.page_size)
-        else:
-            body.update(more=0, offset=0)
+                selected.append({**group, "measures": measures})
+        body = self._paged(form, "measuregrps", selected, updatetime=self.updatetime, timezone="Europe/Amsterdam")
+        body["more"] = int(body["more"])
         return 0, body
 
-    def _handler(self):
-        fake = self
+    @staticmethod
+    def _changed(items: list[dict], form: dict) -> list[dict] | None:
+        """Items modified after `lastupdate`, or of a day from startdateymd to enddateymd; None if neither."""
+        if form.get("lastupdate"):
+            return [item for item in items if item["modified"] > int(form["lastupdate"])]
+        if form.get("startdateymd") and form.get("enddateymd"):
+            return [item for item in items if form["startdateymd"] <= item["date"] <= form["enddateymd"]]
+        return None
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
+    def _sleep_get(self, form: dict) -> tuple[int, dict]:
+        try:
+            start, end = int(form["startdate"]), int(form["enddate"])
+        except (KeyError, ValueError):
+            return 503, {}
+        end = min(end, start + 86400)  # Withings serves at most 24 hours a call
+        series = [segment for segment in self.segments if start <= segment["startdate"] < end]
+        return 0, {"series": copy.deepcopy(series), "model": 32}
 
-            def _send_json(self, status: int, body: dict) -> None:
-                data = json.dumps({"status": status, "body": body}).encode("utf-8")
-                self.send_response(200)  # Withings answers 200 and puts the error in `status`
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+    def _api(self, path: str, form: dict, token: str) -> tuple[int, dict]:
+        if path == "/v2/oauth2":
+            return self._oauth2(form)
+        if path == "/v2/signature" and form.get("action") == "getnonce":
+            expected = self._signature("getnonce", form.get("client_id", ""), form.get("timestamp", ""))
+            if not hmac.compare_digest(expected, form.get("signature", "")):
+                return 503, {}
+            nonce = secrets.token_hex(16)
+            self.nonces.add(nonce)
+            return 0, {"nonce": nonce}
+        if path == "/measure" and self.fail_once:
+            return self.fail_once.pop(0), {}
+        if not self.token_valid(token):
+            return 401, {}
+        action = (path, form.get("action"))
+        if action == ("/measure", "getmeas"):
+            return self._getmeas(form)
+        if action == ("/v2/measure", "getactivity"):
+            changed = self._changed(self.activities, form)
+            return (503, {}) if changed is None else (0, self._paged(form, "activities", changed))
+        if action == ("/v2/sleep", "getsummary"):
+            changed = self._changed(self.nights, form)
+            return (503, {}) if changed is None else (0, self._paged(form, "series", changed))
+        if action == ("/v2/sleep", "get"):
+            return self._sleep_get(form)
+        return 2554, {}
 
-            def do_GET(self):
-                url = urlsplit(self.path)
-                query = {key: values[0] for key, values in parse_qs(url.query).items()}
-                with fake.lock:
-                    fake.requests.append((url.path, query))
-                if url.path != "/oauth2_user/authorize2" or query.get("client_id") != fake.client_id:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                if fake.deny:
-                    params = {"error": "access_denied", "state": query.get("state", "")}
-                else:
-                    code = secrets.token_urlsafe(16)
-                    with fake.lock:
-                        fake.codes[code] = query["redirect_uri"]
-                    params = {"code": code, "state": query.get("state", "")}
-                self.send_response(302)
-                self.send_header("Location", f"{query['redirect_uri']}?{urlencode(params)}")
-                self.end_headers()
-
-            def do_POST(self):
-                url = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                form = {key: values[0] for key, values in parse_qs(self.rfile.read(length).decode()).items()}
-                token = self.headers.get("Authorization", "").removeprefix("Bearer ")
-                if form.get("grant_type") == "refresh_token":
-                    time.sleep(fake.refresh_delay)
-                with fake.lock:
-                    fake.requests.append((url.path, form))
-                    if url.path == "/v2/oauth2":
-                        status, body = fake._oauth2(form)
-                    elif url.path == "/v2/signature" and form.get("action") == "getnonce":
-                        expected = fake._signature("getnonce", form.get("client_id", ""), form.get("timestamp", ""))
-                        if hmac.compare_digest(expected, form.get("signature", "")):
-                            nonce = secrets.token_hex(16)
-                            fake.nonces.add(nonce)
-                            status, body = 0, {"nonce": nonce}
-                        else:
-                            status, body = 503, {}
-                    elif url.path == "/measure":
-                        status, body = fake._getmeas(form, token)
-                    else:
-                        status, body = 2554, {}
-                self._send_json(status, body)
-
-        return Handler
+    def handle(self, method: str, path: str, params: dict, headers) -> Reply:
+        if method == "GET":
+            if path != "/oauth2_user/authorize2" or params.get("client_id") != self.client_id:
+                return Reply(404)
+            return self.authorize(params)
+        status, body = self._api(path, params, bearer(headers))
+        return Reply(200, {"status": status, "body": body})  # Withings answers 200, the error in `status`

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from accounts.selectors import consent_is_granted
-from integrations.models import Connection, SyncRun
+from integrations.models import Connection, FhirServer, SyncRun
 from integrations.tasks import sync_run_execute_task
 from integrations.views import TOKEN_HEADER
 from records.models import SampleDay, Workout
@@ -259,7 +259,11 @@ def test_staff_retry_a_failed_run_from_the_console(
     assert run.outcome == SyncRun.Outcome.QUEUED and len(callbacks) == 1
 
 
-def test_api_sources_offer_connect_and_sync_now(patient_client, patient):
+def test_api_sources_offer_connect_and_sync_now(patient_client, patient, settings, features_open):
+    # Sources this HealthSpace is set up for (an OAuth client registered, an EHR server enabled).
+    settings.WITHINGS_CLIENT_ID, settings.WITHINGS_CLIENT_SECRET = "withings-id", "withings-secret"
+    settings.OURA_CLIENT_ID, settings.OURA_CLIENT_SECRET = "oura-id", "oura-secret"
+    FhirServer.objects.create(name="Test EHR", base_url="https://ehr.example/fhir", client_id="x")
     page = patient_client.get(reverse("integrations:index")).content.decode()
     assert reverse("withings:connect") in page and reverse("oura:connect") in page
     assert reverse("smart_fhir:servers") in page

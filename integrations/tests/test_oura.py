@@ -12,8 +12,8 @@ from django.utils import timezone
 from integrations.models import Connection, SyncRun
 from integrations.providers.oura import flow
 from integrations.providers.oura.tasks import oura_sync_task
-from integrations.tests.fake_oura_server import FakeOuraServer
-from records.timeseries import day_samples
+from integrations.tests.fake_oura_server import FakeOuraServer, daily_activity, daily_spo2, sleep_period
+from records.timeseries import daily_summaries, day_samples
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_connect_imports_heart_rates_then_syncs_only_new_ones(
 ):
     response = patient_client.post(reverse("oura:connect"))
     params = {key: values[0] for key, values in parse_qs(urlsplit(response.url).query).items()}
-    assert response.url.startswith(fake.authorize_url) and params["scope"] == "heartrate personal daily"
+    assert response.url.startswith(fake.authorize_url) and params["scope"] == "heartrate personal daily spo2Daily"
     assert params["client_id"] == fake.client_id and params["state"]
     run = _connect(patient_client, django_capture_on_commit_callbacks)
     connection = Connection.objects.get(owner=patient, provider="oura")
@@ -72,7 +72,7 @@ def test_connect_imports_heart_rates_then_syncs_only_new_ones(
             stored[sample.start] = sample.value
     assert stored == {datetime.datetime.fromisoformat(r["timestamp"]): float(r["bpm"]) for r in fake.readings}
     connection.refresh_from_db()
-    assert connection.cursor == {"since": fake.readings[-1]["timestamp"]}
+    assert connection.cursor["since"] == fake.readings[-1]["timestamp"]
 
     second = _run(flow.sync_queue(connection=connection))
     assert second.outcome == SyncRun.Outcome.SUCCEEDED and second.added == 0 and second.read == 1
@@ -128,3 +128,101 @@ def test_disconnect_revokes_at_oura(patient_client, patient, fake, django_captur
     token = Connection.objects.get(owner=patient).credentials["access_token"]
     connection = connection_disconnect(user=patient, connection=Connection.objects.get(owner=patient))
     assert connection.status == Connection.Status.DISCONNECTED and fake.revoked == [token]
+
+
+def _summary(owner, metric: str, day: datetime.date) -> dict:
+    return dict(daily_summaries(owner=owner, metric=metric, start=day, end=day)).get(day, {})
+
+
+def test_daily_activity_is_a_day_total_replaced_as_it_grows(
+    patient_client, patient, fake, django_capture_on_commit_callbacks
+):
+    today = timezone.now().date()
+    yesterday = today - datetime.timedelta(days=1)
+    # New York days (UTC-4): each total is filed under its own date, midnight to midnight UTC.
+    fake.collections["daily_activity"] = [
+        daily_activity(yesterday, steps=8012, active_calories=410, utc_offset="-04:00"),
+        daily_activity(today, steps=2100, active_calories=95, utc_offset="-04:00"),
+    ]
+    run = _run(_connect(patient_client, django_capture_on_commit_callbacks))
+    assert run.outcome == SyncRun.Outcome.SUCCEEDED, run.error_message
+    (call,) = fake.calls("/v2/usercollection/daily_activity")
+    assert call["start_date"] == (timezone.now() - flow.HISTORY).date().isoformat()
+    assert call["end_date"] == (today + datetime.timedelta(days=1)).isoformat()
+    assert _summary(patient, "steps", yesterday)["sum"] == 8012
+    assert _summary(patient, "active_energy", yesterday)["sum"] == 410
+    (steps,) = day_samples(owner=patient, metric="steps", day=today)
+    assert steps.start == datetime.datetime(today.year, today.month, today.day, tzinfo=datetime.UTC)
+    assert steps.end - steps.start == datetime.timedelta(days=1)
+
+    # The ring counted more steps since: the same day comes back with its new total.
+    fake.collections["daily_activity"][1].update(steps=6480, active_calories=230)
+    connection = Connection.objects.get(owner=patient)
+    second = _run(flow.sync_queue(connection=connection))
+    assert second.outcome == SyncRun.Outcome.SUCCEEDED
+    call = fake.calls("/v2/usercollection/daily_activity")[-1]
+    assert call["start_date"] == (today - datetime.timedelta(days=flow.RECENT_DAYS)).isoformat()
+    assert _summary(patient, "steps", today)["sum"] == 6480, "replaced, not 2100 + 6480"
+    assert _summary(patient, "steps", today)["count"] == 1
+    assert _summary(patient, "active_energy", today)["sum"] == 230
+    assert _summary(patient, "steps", yesterday)["sum"] == 8012
+    assert second.added == 2 and second.already_present == 3, "two values changed, yesterday's two and a pulse kept"
+
+
+def test_sleep_periods_give_stages_in_bed_and_hrv_and_spo2_its_average(
+    patient_client, patient, fake, django_capture_on_commit_callbacks
+):
+    night = timezone.now().date() - datetime.timedelta(days=2)
+    bedtime = datetime.datetime(night.year, night.month, night.day, 0, 30, tzinfo=datetime.UTC)
+    # 16 five-minute phases: awake, light x3, deep x4, REM x4, light x3, awake.
+    fake.collections["sleep"] = [
+        sleep_period(bedtime, "4222111133332224", average_hrv=38),
+        sleep_period(bedtime + datetime.timedelta(hours=12), "2222", kind="deleted"),
+    ]
+    fake.collections["daily_spo2"] = [daily_spo2(night, 96.4), daily_spo2(night - datetime.timedelta(days=1), None)]
+    run = _run(_connect(patient_client, django_capture_on_commit_callbacks))
+    assert run.outcome == SyncRun.Outcome.SUCCEEDED, run.error_message
+
+    sleep = _summary(patient, "sleep", night)
+    # The deleted period, later that day, would have added 20 minutes of light sleep.
+    assert sleep["stages"] == {"in_bed": 80, "awake": 10, "core": 30, "deep": 20, "rem": 20}
+    assert sleep["sum"] == 70, "minutes asleep: light, deep and REM"
+    stages = [(s.start, s.end, s.value) for s in day_samples(owner=patient, metric="sleep", day=night)]
+    minutes = datetime.timedelta(minutes=5)
+    assert (bedtime + minutes, bedtime + 4 * minutes, 3) in stages, "a run of equal phases is one sample"
+    assert len(stages) == 1 + 6, "in bed, then six runs of phases; the deleted period is left out"
+    assert _summary(patient, "heart_rate_variability", night)["mean"] == 38
+    assert _summary(patient, "oxygen_saturation", night)["mean"] == 96.4
+    assert not _summary(patient, "oxygen_saturation", night - datetime.timedelta(days=1))
+
+    # The night comes again with the next syncs (the last days are always asked again): nothing twice.
+    again = _run(flow.sync_queue(connection=Connection.objects.get(owner=patient)))
+    assert again.outcome == SyncRun.Outcome.SUCCEEDED and again.added == 0
+    assert _summary(patient, "sleep", night)["stages"]["deep"] == 20
+
+
+def test_a_collection_the_patient_did_not_share_is_skipped(
+    patient_client, patient, fake, django_capture_on_commit_callbacks
+):
+    day = timezone.now().date() - datetime.timedelta(days=1)
+    fake.collections["daily_activity"] = [daily_activity(day, steps=5000, active_calories=200, utc_offset="+00:00")]
+    fake.collections["daily_spo2"] = [daily_spo2(day, 97.0)]
+    fake.refused = {"daily_spo2"}  # spo2Daily left unticked at Oura's consent page
+    run = _run(_connect(patient_client, django_capture_on_commit_callbacks))
+    connection = Connection.objects.get(owner=patient)
+    assert run.outcome == SyncRun.Outcome.SUCCEEDED and connection.status == Connection.Status.CONNECTED
+    assert _summary(patient, "steps", day)["sum"] == 5000
+    assert not _summary(patient, "oxygen_saturation", day)
+    assert len(fake.calls("/v2/usercollection/daily_spo2")) == 1
+
+
+def test_without_a_registered_client_oura_cannot_be_connected(patient_client, patient, settings):
+    settings.OURA_CLIENT_ID, settings.OURA_CLIENT_SECRET = "oura-test", ""
+    page = patient_client.get(reverse("integrations:index")).content.decode()
+    assert "This HealthSpace has not been set up to connect to Oura." in page
+    assert reverse("oura:connect") not in page
+    response = patient_client.post(reverse("oura:connect"), follow=True)
+    assert "The Oura connection is not set up on this HealthSpace." in response.content.decode()
+    assert not Connection.objects.filter(owner=patient).exists()
+    settings.OURA_CLIENT_SECRET = "oura-secret"
+    assert reverse("oura:connect") in patient_client.get(reverse("integrations:index")).content.decode()

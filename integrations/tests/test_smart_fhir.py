@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from django.db import IntegrityError, connections, transaction
 from django.db import connection as db_connection
-from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
@@ -34,8 +34,13 @@ SEARCHED = {
     "Encounter",
     "DiagnosticReport",
     "DocumentReference",
+    # Coverage too, but this server's CapabilityStatement does not list it (the bundle has none).
+    "Claim",
+    "ExplanationOfBenefit",
 }
 DENNIS = Counter(resource["resourceType"] for resource in load_resources())
+# The EHR connection is gated by country (US only at launch); these tests are about the connection itself.
+pytestmark = pytest.mark.usefixtures("features_open")
 
 
 @pytest.fixture
@@ -368,3 +373,68 @@ def test_beat_queues_a_sync_for_each_due_connection_once(patient, other_patient,
     assert len(sent) == 1
     due.refresh_from_db()
     assert due.next_sync_at > now
+
+
+def test_a_patient_connects_each_of_their_portals(patient_client, patient, django_capture_on_commit_callbacks):
+    # The same person, followed at a hospital (their conditions) and at a clinic (their vaccinations).
+    resources = load_resources()
+    at_hospital = [item for item in resources if item["resourceType"] in ("Patient", "Condition")]
+    at_clinic = [item for item in resources if item["resourceType"] in ("Patient", "Immunization")]
+    with FakeFhirServer(resources=at_hospital) as hospital, FakeFhirServer(resources=at_clinic) as clinic:
+        first = FhirServer.objects.create(name="Hospital EHR", base_url=hospital.base_url, client_id=hospital.client_id)
+        second = FhirServer.objects.create(name="Clinic EHR", base_url=clinic.base_url, client_id=clinic.client_id)
+        page = patient_client.get(reverse("integrations:index")).content.decode()
+        assert "Connect to Hospital EHR" in page and "Connect to Clinic EHR" in page
+
+        smart_fhir_sync_task.apply(args=[_connect(patient_client, first, django_capture_on_commit_callbacks).pk])
+        page = patient_client.get(reverse("integrations:index")).content.decode()
+        assert "Connect to Hospital EHR" not in page and "Connect to Clinic EHR" in page
+        assert "Hospital EHR: details and history" in page
+
+        smart_fhir_sync_task.apply(args=[_connect(patient_client, second, django_capture_on_commit_callbacks).pk])
+        connections = {c.fhir_server: c for c in Connection.objects.filter(owner=patient, provider="smart-fhir")}
+        assert set(connections) == {first, second}
+        assert connections[first].credentials["access_token"] in hospital.access_tokens
+        assert connections[second].credentials["access_token"] in clinic.access_tokens
+        assert all(c.status == Connection.Status.CONNECTED for c in connections.values())
+        assert Condition.objects.filter(owner=patient).count() == DENNIS["Condition"]
+        assert Immunization.objects.filter(owner=patient).count() == DENNIS["Immunization"]
+        page = patient_client.get(reverse("integrations:index")).content.decode()
+        assert "Connect to" not in page, "every portal is connected"
+        assert "Hospital EHR: details and history" in page and "Clinic EHR: details and history" in page
+
+        # Each connection syncs its own server only, from its own cursor.
+        asked_hospital = len(hospital.fhir_requests())
+        assert _sync(connections[second]).outcome == SyncRun.Outcome.SUCCEEDED
+        assert len(hospital.fhir_requests()) == asked_hospital and len(clinic.fhir_requests()) > 0
+        # Signing in again at a connected portal renews that connection; it does not add one.
+        smart_fhir_sync_task.apply(args=[_connect(patient_client, first, django_capture_on_commit_callbacks).pk])
+        assert Connection.objects.filter(owner=patient, provider="smart-fhir").count() == 2
+
+    # The database keeps one connection per portal, and one per source for every other source.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Connection.objects.create(owner=patient, provider="smart-fhir", fhir_server=first)
+    Connection.objects.create(owner=patient, provider="withings")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Connection.objects.create(owner=patient, provider="withings")
+
+
+def test_connect_is_offered_only_when_a_server_serves_the_patients_country(patient_client, patient, fake):
+    # The patient's profile says FR.
+    page = patient_client.get(reverse("integrations:index")).content.decode()
+    assert "This HealthSpace has not been set up to connect to Health record (SMART on FHIR)." in page
+    assert reverse("smart_fhir:connect") not in page
+
+    abroad = FhirServer.objects.create(name="Boston EHR", base_url=fake.base_url, client_id="x", countries="US")
+    page = patient_client.get(reverse("integrations:index")).content.decode()
+    assert "has not been set up to connect to Health record" in page and "Boston EHR" not in page
+    response = patient_client.post(reverse("smart_fhir:connect"), {"server": str(abroad.public_id)}, follow=True)
+    assert "No health record server is available in your country yet." in response.content.decode()
+    assert not Connection.objects.exists() and fake.requests == []
+
+    FhirServer.objects.create(name="Old EHR", base_url=fake.base_url, client_id="x", enabled=False)
+    FhirServer.objects.create(name="Paris EHR", base_url=fake.base_url, client_id="x", countries="FR")
+    page = patient_client.get(reverse("integrations:index")).content.decode()
+    assert "has not been set up to connect to Health record" not in page
+    assert "Connect to Paris EHR" in page and reverse("smart_fhir:connect") in page
+    assert "Boston EHR" not in page and "Old EHR" not in page

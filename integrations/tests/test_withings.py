@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+import time_machine
 from django.db import connection as db_connection
 from django.db import connections
 from django.urls import reverse
@@ -19,7 +20,7 @@ from integrations.models import Connection, SyncRun
 from integrations.providers.withings import flow, mapping
 from integrations.providers.withings.tasks import withings_sync_task
 from integrations.tests.fake_withings_server import DATA, FakeWithingsServer, load_groups
-from records.timeseries import daily_summaries
+from records.timeseries import daily_summaries, day_samples
 
 # Until the lead includes these URLs in the project, the tests mount them themselves.
 
@@ -87,6 +88,7 @@ def test_connect_imports_the_real_measures_then_syncs_only_changes(
     patient_client, patient, fake, django_capture_on_commit_callbacks
 ):
     fake.page_size = 10
+    fake.activities = []  # measures only here: activity and sleep have tests of their own
     authorize_url, params = _authorize(patient_client)
     assert authorize_url.startswith(f"{fake.authorize_url}?")
     assert params["client_id"] == fake.client_id and params["response_type"] == "code"
@@ -142,7 +144,7 @@ def test_connect_imports_the_real_measures_then_syncs_only_changes(
     assert [c.get("offset") for c in calls] == [None, *(str(10 * n) for n in range(1, len(calls)))]
     assert all(set(map(int, c["meastypes"].split(","))) == REQUESTED and "lastupdate" not in c for c in calls)
     connection.refresh_from_db()
-    assert connection.cursor == {"lastupdate": fake.updatetime} and connection.last_sync_at
+    assert connection.cursor["lastupdate"] == fake.updatetime and connection.last_sync_at
 
     before = len(fake.calls("/measure"))
     second = _sync(connection)
@@ -155,7 +157,7 @@ def test_connect_imports_the_real_measures_then_syncs_only_changes(
     third = _sync(connection)
     assert (third.read, third.added, third.already_present) == (1, 0, 1)
     connection.refresh_from_db()
-    assert connection.cursor == {"lastupdate": fake.updatetime}
+    assert connection.cursor["lastupdate"] == fake.updatetime
 
 
 def test_a_replayed_state_or_another_users_state_is_refused(
@@ -280,7 +282,7 @@ def test_too_many_requests_601_is_retried_by_the_task(
     run = _run(run)
     assert run.outcome == SyncRun.Outcome.SUCCEEDED and run.attempts == 2 and run.added > 0
     connection = Connection.objects.get(owner=patient)
-    assert connection.status == Connection.Status.CONNECTED and connection.cursor == {"lastupdate": fake.updatetime}
+    assert connection.status == Connection.Status.CONNECTED and connection.cursor["lastupdate"] == fake.updatetime
 
 
 def test_601_every_time_fails_the_run_without_moving_the_cursor(
@@ -350,3 +352,129 @@ def test_disconnect_revokes_at_withings(patient_client, patient, fake, django_ca
     connection = connection_disconnect(user=patient, connection=Connection.objects.get(owner=patient))
     assert connection.status == Connection.Status.DISCONNECTED and connection.credentials is None
     assert fake.revoked_users == [fake.userid]
+
+
+def _sums(owner, metric: str, day: datetime.date) -> dict:
+    return dict(daily_summaries(owner=owner, metric=metric, start=day, end=day)).get(day, {})
+
+
+def test_activity_days_are_whole_day_totals_replaced_as_they_grow(
+    patient_client, patient, fake, django_capture_on_commit_callbacks
+):
+    run = _run(_connect(patient_client, django_capture_on_commit_callbacks))
+    assert run.outcome == SyncRun.Outcome.SUCCEEDED, run.error_message
+    (first_call,) = fake.calls("/v2/measure", "getactivity")
+    assert first_call["lastupdate"] == "0", "the first sync asks for every day"
+    # The real days are Europe/Amsterdam days (UTC+2): a whole-day total is filed under its own date,
+    # not under the UTC day its local midnight falls in (the 19th for the 20th).
+    for activity in fake.activities:
+        filed = datetime.date.fromisoformat(activity["date"])
+        (steps,) = [s for s in day_samples(owner=patient, metric="steps", day=filed) if s.value == activity["steps"]]
+        assert steps.start == datetime.datetime(filed.year, filed.month, filed.day, tzinfo=datetime.UTC)
+        assert steps.end - steps.start == datetime.timedelta(days=1)
+        assert _sums(patient, "steps", filed)["sum"] == activity["steps"]
+        assert _sums(patient, "distance", filed)["sum"] == pytest.approx(activity["distance"])
+        assert _sums(patient, "active_energy", filed)["sum"] == pytest.approx(activity["calories"])
+
+    # Later that day the tracker counted more: Withings sends the day again, with its new total.
+    today = fake.activities[-1]
+    filed = datetime.date.fromisoformat(today["date"])
+    today.update(steps=today["steps"] + 2345, modified=today["modified"] + 3600)
+    connection = Connection.objects.get(owner=patient)
+    second = _sync(connection)
+    assert fake.calls("/v2/measure", "getactivity")[-1]["lastupdate"] == str(today["modified"] - 3600)
+    assert (second.read, second.already_present) == (3, 2) and second.added == 1, "steps replaced, the rest kept"
+    assert _sums(patient, "steps", filed)["sum"] == today["steps"], "the day's total replaces, never adds"
+    assert _sums(patient, "steps", filed)["count"] == 1
+    connection.refresh_from_db()
+    assert connection.cursor["activity"] == today["modified"]
+
+
+def _utc_day(epoch: int) -> datetime.date:
+    return datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC).date()
+
+
+STAGE_OF_STATE = {0: "awake", 1: "core", 2: "deep", 3: "rem"}
+
+
+def test_sleep_nights_come_with_their_stages_then_only_changed_nights(
+    patient_client, patient, fake, django_capture_on_commit_callbacks
+):
+    fake.groups, fake.activities = [], []  # sleep only here
+    # The real nights end in April 2021: the first sync, on 2021-04-26, reaches back 90 days.
+    with time_machine.travel(datetime.datetime(2021, 4, 26, 12, tzinfo=datetime.UTC)):
+        run = _run(_connect(patient_client, django_capture_on_commit_callbacks))
+        assert run.outcome == SyncRun.Outcome.SUCCEEDED, run.error_message
+        summary_calls = fake.calls("/v2/sleep", "getsummary")
+        assert len(summary_calls) == 3, "50 nights in pages of 20"
+        assert {(c["startdateymd"], c["enddateymd"]) for c in summary_calls} == {("2021-01-26", "2021-04-26")}
+        nights = [night for night in fake.nights if night["date"] <= "2021-04-26"]
+        fake.nights = nights  # what Withings holds on that day
+        gets = fake.calls("/v2/sleep", "get")
+        assert sorted((int(c["startdate"]), int(c["enddate"])) for c in gets) == sorted(
+            (night["startdate"], night["enddate"]) for night in nights
+        ), "one stages call per night, bounded by the night"
+        assert run.read == len(nights) + len(fake.segments) and run.rejected == 0
+
+        # Each UTC day holds the stages of the segments that start on it, and the in-bed periods.
+        days = {_utc_day(segment["startdate"]) for segment in fake.segments}
+        for day in days:
+            summary = _sums(patient, "sleep", day)
+            expected = {}
+            for segment in fake.segments:
+                if _utc_day(segment["startdate"]) == day:
+                    stage = STAGE_OF_STATE[segment["state"]]
+                    expected[stage] = expected.get(stage, 0) + (segment["enddate"] - segment["startdate"]) / 60
+            in_bed = sum(n["enddate"] - n["startdate"] for n in nights if _utc_day(n["startdate"]) == day) / 60
+            assert summary["stages"] == pytest.approx({**expected, "in_bed": in_bed}), day
+            asleep = sum(minutes for stage, minutes in expected.items() if stage != "awake")
+            assert summary["sum"] == pytest.approx(asleep), day
+
+        connection = Connection.objects.get(owner=patient)
+        assert connection.cursor["sleep"] == max(night["modified"] for night in nights)
+        # Nothing changed: one summary call by lastupdate, no stages call.
+        second = _sync(connection)
+        assert second.outcome == SyncRun.Outcome.SUCCEEDED and second.read == 0
+        assert fake.calls("/v2/sleep", "getsummary")[-1]["lastupdate"] == str(connection.cursor["sleep"])
+        assert len(fake.calls("/v2/sleep", "get")) == len(nights)
+
+        # Withings scored one night again: only that night comes back, already stored.
+        night = next(n for n in nights if n["date"] == "2021-04-20")
+        night["modified"] = connection.cursor["sleep"] + 60
+        third = _sync(connection)
+        segments = [s for s in fake.segments if night["startdate"] <= s["startdate"] < night["enddate"]]
+        assert (third.read, third.added, third.already_present) == (1 + len(segments), 0, 1 + len(segments))
+        assert len(fake.calls("/v2/sleep", "get")) == len(nights) + 1
+
+
+def test_sleep_mapping_refuses_unknown_states_and_bad_nights():
+    stats = mapping.MeasureStats()
+    samples = mapping.sleep_samples(
+        [
+            {"startdate": 1618691453, "enddate": 1618691573, "state": 3},
+            {"startdate": 1618691573, "enddate": 1618691633, "state": 9},
+            {"startdate": 1618691633, "enddate": 1618691573, "state": 1},
+        ],
+        stats,
+    )
+    assert [(s.metric, s.value, (s.end - s.start).seconds) for s in samples] == [("sleep", 5, 120)]
+    assert (stats.read, stats.rejected) == (3, 2), "an unknown state and a segment ending before it starts"
+    assert mapping.in_bed_sample({"startdate": "x"}, stats) == [] and stats.rejected == 3
+
+
+@pytest.mark.parametrize(("client_id", "client_secret"), [("", ""), ("withings-test", "")])
+def test_without_a_registered_client_withings_cannot_be_connected(
+    patient_client, patient, settings, client_id, client_secret
+):
+    settings.WITHINGS_CLIENT_ID, settings.WITHINGS_CLIENT_SECRET = client_id, client_secret
+    page = patient_client.get(reverse("integrations:index")).content.decode()
+    assert "This HealthSpace has not been set up to connect to Withings." in page
+    assert reverse("withings:connect") not in page
+    response = patient_client.post(reverse("withings:connect"), follow=True)
+    assert "The Withings connection is not set up on this HealthSpace." in response.content.decode()
+    assert not Connection.objects.filter(owner=patient).exists()
+
+
+def test_with_a_registered_client_withings_offers_connect(patient_client, fake):
+    page = patient_client.get(reverse("integrations:index")).content.decode()
+    assert reverse("withings:connect") in page and "not been set up to connect to Withings" not in page

@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime
 import random
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 EXPORT_FOLDER = "apple_health_export"
 WATCH = "Sam’s Apple Watch"
@@ -215,6 +216,45 @@ class _Clock:
         extra, seconds = divmod(int(seconds), 86_400)
         hours, rest = divmod(seconds, 3600)
         return f"{self.prefixes[day + extra]}{hours:02d}:{rest // 60 % 60:02d}:{rest % 60:02d}{self.suffixes[day]}"
+
+
+class _TravellingClock(_Clock):
+    """The phone's wall clock on a journey through time zones, with their daylight saving changes.
+
+    `seconds` count real time from the local midnight of `day`, in the zone of that day: on the day
+    the clocks change, 10 h after midnight reads 9:00 or 11:00, and the offset changes mid-night.
+    """
+
+    def __init__(self, days: int, itinerary: Sequence[tuple[int, str]]):
+        super().__init__(days)
+        stops = sorted(itinerary)
+        self.zones = [
+            ZoneInfo(next(zone for first, zone in reversed(stops) if first <= index)) for index in range(days + 2)
+        ]
+        self.midnights = [
+            datetime.datetime.combine(day, datetime.time(), zone).astimezone(datetime.UTC)
+            for day, zone in zip(self.days, self.zones, strict=True)
+        ]
+
+    def stamp(self, day: int, seconds: int) -> str:
+        moment = self.midnights[day] + datetime.timedelta(seconds=int(seconds))
+        return moment.astimezone(self.zones[day]).strftime("%Y-%m-%d %H:%M:%S %z")
+
+
+# A journey for tests: half-hour and 45-minute offsets, both sides of UTC, and three clock changes
+# (New York on 14 March 2021, Paris on 28 March, Adelaide back an hour on 4 April) for START_DAY.
+TRAVEL = (
+    (0, "Europe/Paris"),
+    (10, "Asia/Kolkata"),
+    (20, "Asia/Kathmandu"),
+    (30, "Pacific/Auckland"),
+    (40, "America/St_Johns"),
+    (50, "Asia/Tokyo"),
+    (65, "America/New_York"),
+    (76, "Europe/Paris"),
+    (89, "Australia/Adelaide"),
+    (96, "Europe/London"),
+)
 
 
 def _spread(total: int, days: int) -> list[int]:
@@ -421,10 +461,12 @@ def _activity_summaries(clock: _Clock, rng: random.Random, days: int) -> Iterato
         )
 
 
-def _document(records: int, days: int, seed: int) -> Iterator[tuple[str, int]]:
+def _document(
+    records: int, days: int, seed: int, itinerary: Sequence[tuple[int, str]] | None
+) -> Iterator[tuple[str, int]]:
     """The export as (text, Records in it) pieces."""
     rng = random.Random(seed)  # noqa: S311 -- made-up values, not secrets
-    clock = _Clock(days)
+    clock = _TravellingClock(days, itinerary) if itinerary else _Clock(days)
     systolic, diastolic, correlations = _blood_pressure(clock, rng, days)
     counts = {kind: int(records * share) for kind, share in SHARES.items()}
     counts.update(dict.fromkeys(DAILY, days))
@@ -453,27 +495,37 @@ def _document(records: int, days: int, seed: int) -> Iterator[tuple[str, int]]:
 
 
 def write_export(
-    path: str | Path, *, records: int = 1_000_000, days: int = 365 * 3, zipped: bool = True, seed: int = 1
+    path: str | Path,
+    *,
+    records: int = 1_000_000,
+    days: int = 365 * 3,
+    zipped: bool = True,
+    seed: int = 1,
+    itinerary: Sequence[tuple[int, str]] | None = None,
 ) -> int:
-    """Write a synthetic export.zip (apple_health_export/export.xml) or bare export.xml; return its Record count."""
+    """Write a synthetic export.zip (apple_health_export/export.xml) or bare export.xml; return its Record count.
+
+    Times are Central European by default; an `itinerary` of (first day, IANA time zone) stops, such
+    as `TRAVEL`, writes them as the phone of someone travelling through those zones would.
+    """
     path = Path(path)
     written = 0
     if zipped:
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
             archive.writestr(f"{EXPORT_FOLDER}/", b"")
             with archive.open(f"{EXPORT_FOLDER}/export.xml", "w", force_zip64=True) as member:
-                written = _write_pieces(member, records, days, seed)
+                written = _write_pieces(member, _document(records, days, seed, itinerary))
     else:
         with path.open("wb") as handle:
-            written = _write_pieces(handle, records, days, seed)
+            written = _write_pieces(handle, _document(records, days, seed, itinerary))
     return written
 
 
-def _write_pieces(handle, records: int, days: int, seed: int) -> int:
+def _write_pieces(handle, pieces: Iterator[tuple[str, int]]) -> int:
     written = 0
     buffer: list[str] = []
     pending = 0
-    for text, count in _document(records, days, seed):
+    for text, count in pieces:
         buffer.append(text)
         written += count
         pending += count

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from records.models import Source
 
 from ..base import Provider
-from .parser import check_export, iter_items, open_export
+from .parser import SEPARATE_PROCESS_MIN_BYTES, iter_batches, open_export
 
 
 class _Stats:
@@ -24,14 +24,23 @@ class _Stats:
 
 
 def parse(stream, filename, progress):
-    """Items of an export (the zip is opened again by path: zipfile needs to seek)."""
+    """Items of an export, samples in batches; none before the whole file is checked (zipfile needs a path)."""
     source = open_export(stream.name)
-    return iter_items(source, progress=progress), _Stats(source)
+    items = iter_batches(
+        source,
+        progress=progress,
+        # A large export is parsed by a process of its own, which runs ahead while this one checks it.
+        separate_process=source.xml_bytes >= SEPARATE_PROCESS_MIN_BYTES,
+        # Sources prefixed as the import prefixes them, while parsing (the batch says so: not done twice).
+        source_prefix=f"{PROVIDER.slug}:",
+        check_first=True,
+    )
+    return items, _Stats(source)
 
 
 def validate(stream, filename):
-    """Check the whole export is readable before anything is written."""
-    check_export(open_export(stream.name))
+    """Check the export's layout (the zip, the XML's start); `parse` reads the whole file before any item."""
+    open_export(stream.name)
 
 
 PROVIDER = Provider(

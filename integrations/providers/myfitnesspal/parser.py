@@ -170,6 +170,9 @@ def iter_samples(
         raise ValueError("weight_unit is 'kg' or 'lb'.")
     stats = stats if stats is not None else ParseStats()
     stats.filename = filename
+    if _is_zip(stream):
+        # MyFitnessPal sends its export as a zip of CSV files: the patient may upload the zip itself.
+        raise ParseError(_("This file is a zip archive: open it and upload the CSV files inside, one at a time."))
     total = _size(stream)
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
@@ -201,6 +204,16 @@ def iter_samples(
     finally:
         # The caller owns the binary stream: the wrapper must not close it when collected.
         text.detach()
+
+
+def _is_zip(stream: IO[bytes]) -> bool:
+    try:
+        start = stream.tell()
+        magic = stream.read(4)
+        stream.seek(start)
+    except (AttributeError, OSError, ValueError):
+        return False
+    return magic == b"PK\x03\x04"
 
 
 def _lines(text: io.TextIOWrapper) -> Iterator[str]:

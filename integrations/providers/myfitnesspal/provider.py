@@ -5,13 +5,17 @@ from django.utils.translation import gettext_lazy as _
 from records.models import Source
 
 from ..base import Provider
+from .forms import UploadOptionsForm
 from .parser import ParseStats, iter_samples
 
 
-def parse(stream, filename, progress):
-    """Items of one CSV export and the stats the parser keeps while they are read."""
+def parse(stream, filename, progress, *, options):
+    """Items of one CSV export (weights in the unit the patient chose when the file names none) and its stats."""
     stats = ParseStats()
-    return iter_samples(stream, filename=filename, stats=stats, progress=progress), stats
+    items = iter_samples(
+        stream, filename=filename, stats=stats, weight_unit=options.get("weight_unit"), progress=progress
+    )
+    return items, stats
 
 
 PROVIDER = Provider(
@@ -23,4 +27,5 @@ PROVIDER = Provider(
     record_source=Source.MYFITNESSPAL,
     accept=".csv,text/csv",
     parse=parse,
+    upload_form=UploadOptionsForm,
 )

@@ -1,7 +1,8 @@
-"""Oura (API v2, OAuth2): heart rate fetched from the Oura cloud."""
+"""Oura (API v2, OAuth2): heart rate, daily activity, sleep stages and blood oxygen fetched from the Oura cloud."""
 
 from django.utils.translation import gettext_lazy as _
 
+from integrations import oauth
 from records.models import Source
 
 from ..base import Provider
@@ -15,22 +16,18 @@ ATTENTION_REASONS = {
 }
 
 
-def _revoke(connection) -> None:
-    """Called by connection_disconnect: revoke at the provider (imported late: flow imports this module)."""
-    from .flow import connection_revoke
-
-    connection_revoke(connection)
-
-
 PROVIDER = Provider(
     slug="oura",
     replaces_samples=True,
     name=_("Oura"),
-    description=_("Sign in at Oura and let HealthSpace fetch your ring's heart-rate readings."),
+    description=_(
+        "Sign in at Oura and let HealthSpace fetch your ring's heart rate, daily activity, sleep and blood oxygen."
+    ),
     kind="oauth",
     connect_url="oura:connect",
+    oauth_source="integrations.providers.oura.flow.SOURCE",
     record_source=Source.OURA,
     sync_task="integrations.providers.oura.tasks.oura_sync_task",
     attention_reasons=ATTENTION_REASONS,
-    revoke=_revoke,
+    revoke=oauth.revoke,
 )

@@ -23,6 +23,10 @@ PROVIDER = Provider(
     description=_("Sign in at your hospital's or clinic's patient portal and let HealthSpace fetch your records."),
     kind="oauth",
     record_source=Source.FHIR,
+    connect_url="smart_fhir:connect",
+    oauth_source="integrations.providers.smart_fhir.flow.SOURCE",
     sync_task="integrations.providers.smart_fhir.tasks.smart_fhir_sync_task",
     attention_reasons=ATTENTION_REASONS,
+    # US only at launch (the flag is created by accounts' migration 0003; staff widen it in the console).
+    feature="ehr-connection",
 )

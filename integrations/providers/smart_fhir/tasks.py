@@ -1,27 +1,5 @@
-"""Background work of SMART on FHIR: one sync run at a time, ids in, idempotent."""
+"""Background work of SMART on FHIR: one sync run at a time, ids in, idempotent (integrations.oauth.sync_task)."""
 
-from celery import shared_task
-from django.db import InterfaceError, OperationalError
+from integrations.oauth import sync_task
 
-from integrations.models import SyncRun
-
-from . import flow
-from .client import TransientProviderError
-
-
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(TransientProviderError, OperationalError, InterfaceError),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=flow.SYNC_ATTEMPTS - 1,
-    ignore_result=True,
-)
-def smart_fhir_sync_task(run_id: int) -> None:
-    """Run one queued SMART on FHIR sync; a re-delivery or retry redoes it (imports are idempotent)."""
-    run = SyncRun.objects.select_related("connection__fhir_server", "owner__profile").filter(pk=run_id).first()
-    if run is None or run.is_finished:
-        return
-    flow.connection_sync(connection=run.connection, run=run)
+smart_fhir_sync_task = sync_task("integrations.providers.smart_fhir.flow.SOURCE", f"{__name__}.smart_fhir_sync_task")

@@ -1,12 +1,10 @@
 from django.urls import path
 
+from integrations.oauth import urlpatterns as oauth_urlpatterns
+
 from . import views
+from .flow import SOURCE
 
 app_name = "smart_fhir"
 
-urlpatterns = [
-    path("", views.servers, name="servers"),
-    path("connect/", views.connect, name="connect"),
-    path("callback/", views.callback, name="callback"),
-    path("<uuid:public_id>/sync/", views.sync, name="sync"),
-]
+urlpatterns = [path("", views.servers, name="servers"), *oauth_urlpatterns(SOURCE)]

@@ -1,68 +1,16 @@
-"""Pages of the SMART on FHIR connection: choose a server, come back from its sign-in, sync now."""
+"""The SMART on FHIR page of its own: choose a server (connect, callback and sync are integrations.oauth's)."""
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
-from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.shortcuts import render
 
-from integrations import selectors as integration_selectors
-from integrations.exceptions import IntegrationError, ProviderError
+from accounts.rollout import feature_required
 
-from . import flow, selectors
+from . import selectors
 from .provider import PROVIDER
 
 
-def _callback_uri(request) -> str:
-    return request.build_absolute_uri(reverse("smart_fhir:callback"))
-
-
 @login_required
+@feature_required(PROVIDER.feature)
 def servers(request):
     context = {"provider": PROVIDER, "servers": selectors.fhir_servers_for_user(user=request.user)}
     return render(request, "integrations/smart_fhir/servers.html", context)
-
-
-@require_POST
-@login_required
-def connect(request):
-    server = selectors.fhir_server_get_for_user(user=request.user, public_id=request.POST.get("server", ""))
-    try:
-        url, _state = flow.authorization_start(user=request.user, server=server, redirect_uri=_callback_uri(request))
-    except (IntegrationError, ProviderError) as error:
-        messages.error(request, str(error))
-        return redirect("smart_fhir:servers")
-    return redirect(url)
-
-
-@login_required
-def callback(request):
-    state, code, error = (request.GET.get(name, "") for name in ("state", "code", "error"))
-    if error or not code:
-        flow.authorization_abandon(user=request.user, state=state)
-        if error == "access_denied":
-            messages.error(request, _("You did not allow HealthSpace to read your records: nothing was connected."))
-        else:
-            messages.error(request, _("The health record server did not complete the sign-in: nothing was connected."))
-        return redirect("smart_fhir:servers")
-    try:
-        connection = flow.authorization_complete(
-            user=request.user, state=state, code=code, redirect_uri=_callback_uri(request)
-        )
-    except (IntegrationError, ProviderError) as failure:
-        messages.error(request, str(failure))
-        return redirect("smart_fhir:servers")
-    run = flow.sync_queue(connection=connection)
-    return redirect("integrations:run", public_id=run.public_id)
-
-
-@require_POST
-@login_required
-def sync(request, public_id):
-    connection = integration_selectors.connection_get_for_user(user=request.user, public_id=public_id)
-    if connection.provider != PROVIDER.slug:
-        raise Http404("Not a health record connection")
-    run = flow.sync_queue(connection=connection)
-    return redirect("integrations:run", public_id=run.public_id)

@@ -1,301 +1,134 @@
-"""Withings authorization, token refresh, sync and revocation, as services.
+"""Withings sign-in and sync (the OAuth machinery is integrations.oauth).
 
-As for SMART on FHIR, the state of an authorization in progress is kept hashed in the patient's own
-Connection row (encrypted `credentials["pending"]`): bound to the user, single use (completing pops it
-under a row lock) and usable by any web process.
+What is Withings' own: its token requests (`action=requesttoken`, userid), a signed revocation, and a
+sync of three lists, each with its own cursor in `Connection.cursor`:
+- measures (`getmeas`), incremental by `lastupdate` (the answer's `updatetime`);
+- activity (`getactivity`), incremental by `lastupdate` (the newest `modified` seen): today's totals so far
+  come back each time they grow and replace the stored day (the provider replaces samples);
+- sleep: night summaries (`getsummary`) changed since the newest `modified` seen (the first sync reaches
+  back SLEEP_HISTORY), then each such night's stages (`sleep get`, which serves at most 24 hours a call).
 """
 
 import datetime
-import hmac
 import logging
 
-from authlib.common.security import generate_token
-from django.db import transaction
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from accounts.models import ConsentPurpose, User
-from accounts.selectors import consent_is_granted
-from healthspace.crypto import keyed_hash
-from integrations.exceptions import IntegrationError, ProviderError
-from integrations.models import Connection, SyncRun
-from integrations.services import connection_connect, items_write, sync_run_finish, sync_run_queue
+from integrations.models import Connection
+from integrations.oauth import SYNC_ATTEMPTS, RegisteredClientSource, SyncProgress
 
-from . import client, mapping
+from . import mapping
+from .client import CLIENT
 from .provider import ATTENTION_REASONS, PROVIDER
 
 logger = logging.getLogger(__name__)
 
-PENDING_TTL = datetime.timedelta(minutes=10)
-REFRESH_MARGIN = datetime.timedelta(seconds=60)
-SYNC_ATTEMPTS = 5
 # A server that keeps answering `more` must not keep a worker forever.
 MAX_PAGES = 500
 SCOPES = "user.metrics,user.activity"
-COUNT_NAMES = ("read", "added", "already_present", "rejected")
+# How far back the first sync asks for nights (each night is one more call for its stages).
+SLEEP_HISTORY = datetime.timedelta(days=90)
 
 
-def _state_hash(user: User, state: str) -> str:
-    return keyed_hash("withings-state", str(user.pk), state)
+class WithingsSource(RegisteredClientSource):
+    provider = PROVIDER
+    client = CLIENT
+    scopes = SCOPES
+    account_key = "userid"
+    denied_message = _("You did not allow HealthSpace to read your Withings data: nothing was connected.")
+    failed_message = _("Withings did not complete the sign-in: nothing was connected.")
+    not_configured_message = ATTENTION_REASONS["not_configured"]
 
-
-def _connection_locked(user: User) -> Connection | None:
-    return Connection.objects.select_for_update().filter(owner=user, provider=PROVIDER.slug).first()
-
-
-def authorization_start(*, user: User, redirect_uri: str) -> tuple[str, str]:
-    """Begin the sign-in at Withings: (authorize URL, state); a new start replaces any unfinished one."""
-    if not consent_is_granted(user=user, purpose=ConsentPurpose.HEALTH_DATA):
-        raise IntegrationError(_("To keep health data in HealthSpace, first give your consent to its processing."))
-    client_id, _secret = client.client_credentials()
-    state = generate_token(43)
-    with transaction.atomic():
-        connection, _created = Connection.objects.select_for_update().get_or_create(
-            owner=user, provider=PROVIDER.slug, defaults={"status": Connection.Status.DISCONNECTED}
-        )
-        credentials = dict(connection.credentials or {})
-        credentials["pending"] = {
-            "state_hash": _state_hash(user, state),
-            "redirect_uri": redirect_uri,
-            "expires_at": (timezone.now() + PENDING_TTL).isoformat(),
-        }
-        connection.credentials = credentials
-        connection.save(update_fields=["credentials", "updated_at"])
-    url = client.authorize_url(
-        params={
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": redirect_uri,
-            "scope": SCOPES,
-            "state": state,
-        }
-    )
-    return url, state
-
-
-def _pending_take(user: User, state: str) -> dict | None:
-    """The user's pending authorization for this state, removed so it cannot be used twice."""
-    with transaction.atomic():
-        connection = _connection_locked(user)
-        pending = (connection.credentials or {}).get("pending") if connection else None
-        if not pending or not state or not hmac.compare_digest(pending["state_hash"], _state_hash(user, state)):
-            return None
-        credentials = dict(connection.credentials)
-        credentials.pop("pending")
-        never_connected = not credentials.get("access_token") and not connection.runs.exists()
-        if never_connected and connection.status == Connection.Status.DISCONNECTED:
-            connection.delete()  # an attempt that never got anywhere leaves nothing behind
-        else:
-            connection.credentials = credentials
-            connection.save(update_fields=["credentials", "updated_at"])
-    if datetime.datetime.fromisoformat(pending["expires_at"]) < timezone.now():
-        return None
-    return pending
-
-
-def _token_credentials(tokens: client.Tokens) -> dict:
-    return {
-        "access_token": tokens.access_token,
-        "refresh_token": tokens.refresh_token,
-        "expires_at": tokens.expires_at.isoformat(),
-        "scope": tokens.scope,
-        "userid": tokens.userid,
-    }
-
-
-def authorization_complete(*, user: User, state: str, code: str, redirect_uri: str) -> Connection:
-    """Finish the sign-in: check the state (single use, this user's), trade the code, keep tokens encrypted."""
-    pending = _pending_take(user, state)
-    if pending is None or pending["redirect_uri"] != redirect_uri or not code:
-        raise IntegrationError(_("This sign-in could not be completed: it has expired or was already used. Try again."))
-    tokens = client.token_exchange(code=code, redirect_uri=redirect_uri)  # outside any transaction
-    connection_connect(user=user, provider=PROVIDER)
-    with transaction.atomic():
-        connection = _connection_locked(user)
-        previous = (connection.credentials or {}).get("userid")
-        if previous != tokens.userid:
-            connection.cursor = None  # another Withings account: its first sync is a full one
-        connection.credentials = _token_credentials(tokens)
-        connection.status = Connection.Status.CONNECTED
-        connection.attention_code = ""
-        connection.save()
-    return connection
-
-
-def authorization_abandon(*, user: User, state: str) -> None:
-    """The patient declined or Withings failed at sign-in: forget the attempt (idempotent)."""
-    _pending_take(user, state)
-
-
-def sync_queue(*, connection: Connection) -> SyncRun:
-    return sync_run_queue(connection=connection)
-
-
-def _expiring(credentials: dict) -> bool:
-    expires_at = credentials.get("expires_at")
-    if not expires_at:
+    def revoke(self, credentials: dict) -> bool:
+        if not credentials.get("userid"):
+            return False
+        self.client.token_revoke(userid=credentials["userid"])
         return True
-    return datetime.datetime.fromisoformat(expires_at) - REFRESH_MARGIN <= timezone.now()
 
+    def _pages(self, connection: Connection, path: str, action: str, **params):
+        """Every page of a Withings list, following `more`/`offset`."""
+        offset = None
+        for _page in range(MAX_PAGES):
+            body = self.client.page(path, action, access_token=self.access_token(connection), offset=offset, **params)
+            yield body
+            if not body.get("more"):
+                return
+            try:
+                next_offset = int(body.get("offset"))
+            except (TypeError, ValueError):
+                return
+            if offset is not None and next_offset <= offset:
+                return  # a server going round in circles
+            offset = next_offset
 
-def _needs_attention(connection: Connection, code: str) -> None:
-    Connection.objects.filter(pk=connection.pk).exclude(status=Connection.Status.DISCONNECTED).update(
-        status=Connection.Status.NEEDS_ATTENTION, attention_code=code
-    )
-
-
-def token_refresh(*, connection: Connection) -> Connection:
-    """Fresh tokens for a connection whose access token expires; concurrent callers share one refresh call."""
-    failure = None
-    # The row lock is held across the refresh call on purpose: Withings rotates refresh tokens,
-    # so a second concurrent refresh with the old one would fail and lose the grant.
-    with transaction.atomic():
-        locked = Connection.objects.select_for_update().get(pk=connection.pk)
-        credentials = dict(locked.credentials or {})
-        if not _expiring(credentials):
-            connection.credentials = credentials
-            return locked  # another worker refreshed while this one waited for the lock
-        try:
-            if not credentials.get("refresh_token"):
-                raise ProviderError(str(ATTENTION_REASONS["access_revoked"]), permanent=True, code="access_revoked")
-            tokens = client.token_refresh(refresh_token=credentials["refresh_token"])
-        except ProviderError as error:
-            if not error.permanent:
-                raise
-            failure = error
-            locked.status = Connection.Status.NEEDS_ATTENTION
-            locked.attention_code = error.code
-            locked.save(update_fields=["status", "attention_code", "updated_at"])
-        else:
-            fresh = _token_credentials(tokens)
-            fresh["refresh_token"] = fresh["refresh_token"] or credentials["refresh_token"]
-            fresh["userid"] = fresh["userid"] or credentials.get("userid", "")
-            credentials.update(fresh)
-            locked.credentials = credentials
-            locked.save(update_fields=["credentials", "updated_at"])
-    if failure is not None:
-        raise failure
-    connection.credentials = locked.credentials
-    return locked
-
-
-def _access_token(connection: Connection) -> str:
-    if _expiring(connection.credentials or {}):
-        token_refresh(connection=connection)
-    return connection.credentials["access_token"]
-
-
-def _import_all(connection: Connection, run: SyncRun) -> tuple[dict, int | None, mapping.MeasureStats]:
-    """Fetch every page changed since the cursor and write it; the counts and the cursor to keep."""
-    lastupdate = (connection.cursor or {}).get("lastupdate")
-    counts = dict.fromkeys(COUNT_NAMES, 0)
-    stats = mapping.MeasureStats()
-    newest = lastupdate
-    offset = None
-    for _page in range(MAX_PAGES):
-        body = client.measures_page(
-            access_token=_access_token(connection),
+    def fetch(self, *, connection: Connection, progress: SyncProgress) -> dict:
+        cursor = dict(connection.cursor or {})
+        stats = mapping.MeasureStats()
+        for body in self._pages(
+            connection,
+            "/measure",
+            "getmeas",
             meastypes=mapping.REQUESTED_TYPES,
-            lastupdate=lastupdate,
-            offset=offset,
-        )
-        updatetime = body.get("updatetime")
-        if isinstance(updatetime, int) and (newest is None or updatetime > newest):
-            newest = updatetime
-        rejected_before = stats.rejected
-        samples = mapping.measure_samples(body.get("measuregrps") or [], stats)
-        written = items_write(owner=run.owner, provider=PROVIDER, items=samples, run=run)
-        written["rejected"] += stats.rejected - rejected_before
-        for name in COUNT_NAMES:
-            counts[name] += written[name]
-        SyncRun.objects.filter(pk=run.pk).update(**counts)
-        if not body.get("more"):
-            break
-        try:
-            next_offset = int(body.get("offset"))
-        except (TypeError, ValueError):
-            break
-        if offset is not None and next_offset <= offset:
-            break  # a server going round in circles
-        offset = next_offset
-    return counts, newest, stats
-
-
-def connection_sync(*, connection: Connection, run: SyncRun) -> SyncRun:
-    """Fetch the measures changed since the last good sync and write them (idempotent, re-runnable).
-
-    A transient failure puts the run back in the queue and re-raises for the task to retry, until
-    SYNC_ATTEMPTS; a permanent one marks the connection as needing the patient.
-    """
-    profile = getattr(run.owner, "profile", None)
-    with translation.override(profile.preferred_language if profile else None):
-        return _sync(connection, run)
-
-
-def _sync(connection: Connection, run: SyncRun) -> SyncRun:
-    if connection.status == Connection.Status.NEEDS_ATTENTION:
-        reason = ATTENTION_REASONS.get(connection.attention_code, _("This connection needs your attention."))
-        return sync_run_finish(
-            run, status=connection.status, error_code=connection.attention_code or "needs_attention", message=reason
-        )
-    if (
-        connection.status == Connection.Status.DISCONNECTED
-        or not (connection.credentials or {}).get("access_token")
-        or not consent_is_granted(user=run.owner, purpose=PROVIDER.consent_purpose)
-    ):
-        return sync_run_finish(
-            run, error_code="not_connected", message=_("This source is disconnected: nothing was imported.")
-        )
-    SyncRun.objects.filter(pk=run.pk).update(
-        outcome=SyncRun.Outcome.RUNNING,
-        started_at=timezone.now(),
-        attempts=run.attempts + 1,
-        **dict.fromkeys(COUNT_NAMES, 0),
-    )
-    run.refresh_from_db()
-    Connection.objects.filter(pk=connection.pk, status=Connection.Status.CONNECTED).update(
-        status=Connection.Status.SYNCING
-    )
-    try:
-        counts, newest, stats = _import_all(connection, run)
-    except ProviderError as error:
-        run.refresh_from_db(fields=COUNT_NAMES)
-        if error.permanent:
-            _needs_attention(connection, error.code)
-            return sync_run_finish(
-                run,
-                status=Connection.Status.NEEDS_ATTENTION,
-                error_code=error.code or "provider_error",
-                message=str(error),
+            category=1,
+            lastupdate=cursor.get("lastupdate"),
+        ):
+            if isinstance(body.get("updatetime"), int):
+                cursor["lastupdate"] = max(body["updatetime"], cursor.get("lastupdate") or 0)
+            before = stats.rejected
+            progress.write(
+                mapping.measure_samples(body.get("measuregrps") or [], stats), rejected=stats.rejected - before
             )
-        if run.attempts >= SYNC_ATTEMPTS:
-            return sync_run_finish(run, error_code=error.code or "provider_unavailable", message=str(error))
-        SyncRun.objects.filter(pk=run.pk).update(outcome=SyncRun.Outcome.QUEUED, error_code=error.code)
-        Connection.objects.filter(pk=connection.pk, status=Connection.Status.SYNCING).update(
-            status=Connection.Status.CONNECTED
-        )
-        raise
-    if stats.skipped:
-        logger.info("withings sync run %s skipped %s measures of unkept types", run.pk, stats.skipped)
-    with transaction.atomic():
-        # The cursor moves only after every page is in: a failed sync is redone from the old one.
-        if newest is not None:
-            connection.cursor = {"lastupdate": newest}
-            connection.save(update_fields=["cursor", "updated_at"])
-        return sync_run_finish(run, **counts)
+        if stats.skipped:
+            logger.info("withings sync run %s skipped %s measures of unkept types", progress.run.pk, stats.skipped)
+
+        for body in self._pages(connection, "/v2/measure", "getactivity", lastupdate=cursor.get("activity", 0)):
+            activities = [item for item in body.get("activities") or [] if isinstance(item, dict)]
+            before = stats.rejected
+            progress.write(mapping.activity_samples(activities, stats), rejected=stats.rejected - before)
+            cursor["activity"] = max([cursor.get("activity", 0), *(_modified(item) for item in activities)])
+
+        now = timezone.now()
+        if "sleep" in cursor:
+            window = {"lastupdate": cursor["sleep"]}
+        else:
+            window = {"startdateymd": (now - SLEEP_HISTORY).date().isoformat(), "enddateymd": now.date().isoformat()}
+        # Without any night yet, the next sync asks for nights changed since the first one's window began.
+        newest = cursor.get("sleep") or int((now - SLEEP_HISTORY).timestamp())
+        for body in self._pages(connection, "/v2/sleep", "getsummary", **window):
+            nights = [item for item in body.get("series") or [] if isinstance(item, dict)]
+            for night in nights:
+                self._night(connection, progress, night, stats)
+            newest = max([newest, *(_modified(item) for item in nights)])
+        cursor["sleep"] = newest
+        return cursor
+
+    def _night(self, connection: Connection, progress: SyncProgress, night: dict, stats: mapping.MeasureStats) -> None:
+        """One night's in-bed period and its stages (segments of `sleep get` within it)."""
+        before = stats.rejected
+        samples = mapping.in_bed_sample(night, stats)
+        if samples:
+            segments = self.client.page(
+                "/v2/sleep",
+                "get",
+                access_token=self.access_token(connection),
+                startdate=night["startdate"],
+                enddate=night["enddate"],
+            ).get("series")
+            samples += mapping.sleep_samples([item for item in segments or [] if isinstance(item, dict)], stats)
+        progress.write(samples, rejected=stats.rejected - before)
 
 
-def connection_revoke(connection: Connection) -> bool:
-    """Ask Withings to revoke HealthSpace's access (on disconnect); True when Withings confirmed it.
+def _modified(item: dict) -> int:
+    value = item.get("modified")
+    return value if isinstance(value, int) else 0
 
-    Best effort: a failure is logged and the caller goes on forgetting the tokens anyway.
-    """
-    userid = (connection.credentials or {}).get("userid")
-    if not userid:
-        return False
-    try:
-        client.token_revoke(userid=userid)
-    except ProviderError as error:
-        logger.warning("withings revoke for connection %s failed: %s", connection.pk, error.code)
-        return False
-    return True
+
+SOURCE = WithingsSource()
+# The services, by their names.
+authorization_start = SOURCE.authorization_start
+authorization_complete = SOURCE.authorization_complete
+token_refresh = SOURCE.token_refresh
+sync_queue = SOURCE.sync_queue
+connection_revoke = SOURCE.connection_revoke
+__all__ = ["SOURCE", "SYNC_ATTEMPTS"]

@@ -1,10 +1,17 @@
-"""Withings measure groups -> samples (value x 10^unit, the group's date as start and end)."""
+"""Withings payloads -> samples.
+
+- Measure groups (`getmeas`): value x 10^unit, the group's date as start and end.
+- Activity (`getactivity`): one whole-day sample per kept field, filed under its calendar date
+  (`day_total_span`), so a day's total replaces itself as it grows and shows on the patient's day.
+- Sleep (`sleep get`): one sleep-stage sample per segment (`state`), plus one in-bed sample per night
+  from the night's summary (`getsummary`).
+"""
 
 import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from records.timeseries import Sample, TimeSeriesError
+from records.timeseries import SLEEP_STAGES, Sample, TimeSeriesError, day_total_span
 
 SOURCE = "Withings"
 # meastype -> (metric, unit the value is in). 5 fat-free mass and 8 fat mass have no metric: skipped.
@@ -18,6 +25,10 @@ MEASURE_TYPES = {
     54: ("oxygen_saturation", "%"),
 }
 REQUESTED_TYPES = "1,4,5,6,8,9,10,11,54"
+# getactivity field -> (metric, unit). `calories` is the active energy; `totalcalories` adds the basal part.
+ACTIVITY_FIELDS = {"steps": ("steps", "count"), "distance": ("distance", "m"), "calories": ("active_energy", "kcal")}
+# Sleep get `state` -> stage: 0 awake, 1 light (Apple's "core"), 2 deep, 3 REM, 4 manual and 5 unspecified (asleep).
+SLEEP_STATES = {0: "awake", 1: "core", 2: "deep", 3: "rem", 4: "asleep", 5: "asleep"}
 
 
 @dataclass
@@ -58,3 +69,57 @@ def measure_samples(groups: list, stats: MeasureStats) -> list[Sample]:
             except (KeyError, TypeError, ValueError, InvalidOperation, TimeSeriesError):
                 stats.rejected += 1
     return samples
+
+
+def _epoch(value) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(int(value), tz=datetime.UTC)
+
+
+def _span(item: dict) -> tuple[datetime.datetime, datetime.datetime]:
+    start, end = _epoch(item["startdate"]), _epoch(item["enddate"])
+    if end < start:
+        raise ValueError("ends before it starts")
+    return start, end
+
+
+def activity_samples(activities: list, stats: MeasureStats) -> list[Sample]:
+    """Whole-day samples of each day's steps, distance and active energy, filed under their date."""
+    samples = []
+    for activity in activities or []:
+        try:
+            start, end = day_total_span(datetime.date.fromisoformat(activity["date"]))
+        except (KeyError, TypeError, ValueError):
+            stats.rejected += 1
+            continue
+        for name, (metric, unit) in ACTIVITY_FIELDS.items():
+            if activity.get(name) is None:
+                continue
+            stats.read += 1
+            try:
+                samples.append(Sample(metric, start, end, float(activity[name]), unit, SOURCE))
+            except (TypeError, ValueError, TimeSeriesError):
+                stats.rejected += 1
+    return samples
+
+
+def sleep_samples(series: list, stats: MeasureStats) -> list[Sample]:
+    """One sleep-stage sample per segment of `sleep get`."""
+    samples = []
+    for segment in series or []:
+        stats.read += 1
+        try:
+            stage = SLEEP_STAGES[SLEEP_STATES[segment["state"]]]
+            samples.append(Sample("sleep", *_span(segment), stage, "stage", SOURCE))
+        except (KeyError, TypeError, ValueError, OverflowError, TimeSeriesError):
+            stats.rejected += 1
+    return samples
+
+
+def in_bed_sample(night: dict, stats: MeasureStats) -> list[Sample]:
+    """The in-bed period of a night's summary (`getsummary`), as one sleep sample."""
+    stats.read += 1
+    try:
+        return [Sample("sleep", *_span(night), SLEEP_STAGES["in_bed"], "stage", SOURCE)]
+    except (KeyError, TypeError, ValueError, OverflowError, TimeSeriesError):
+        stats.rejected += 1
+        return []

@@ -1,7 +1,8 @@
-"""Withings (OAuth2): body measures (weight, body fat, blood pressure, pulse, SpO2) fetched from the Withings API."""
+"""Withings (OAuth2): body measures, daily activity and sleep stages fetched from the Withings API."""
 
 from django.utils.translation import gettext_lazy as _
 
+from integrations import oauth
 from records.models import Source
 
 from ..base import Provider
@@ -14,22 +15,19 @@ ATTENTION_REASONS = {
 }
 
 
-def _revoke(connection) -> None:
-    """Called by connection_disconnect: revoke at the provider (imported late: flow imports this module)."""
-    from .flow import connection_revoke
-
-    connection_revoke(connection)
-
-
 PROVIDER = Provider(
     slug="withings",
     replaces_samples=True,
     name=_("Withings"),
-    description=_("Sign in at Withings and let HealthSpace fetch your scale, blood pressure and pulse readings."),
+    description=_(
+        "Sign in at Withings and let HealthSpace fetch your scale, blood pressure and pulse readings, "
+        "your daily activity and your sleep."
+    ),
     kind="oauth",
     connect_url="withings:connect",
+    oauth_source="integrations.providers.withings.flow.SOURCE",
     record_source=Source.WITHINGS,
     sync_task="integrations.providers.withings.tasks.withings_sync_task",
     attention_reasons=ATTENTION_REASONS,
-    revoke=_revoke,
+    revoke=oauth.revoke,
 )

@@ -1,27 +1,5 @@
-"""Background work of Withings: one sync run at a time, ids in, idempotent."""
+"""Background work of Withings: one sync run at a time, ids in, idempotent (integrations.oauth.sync_task)."""
 
-from celery import shared_task
-from django.db import InterfaceError, OperationalError
+from integrations.oauth import sync_task
 
-from integrations.models import SyncRun
-
-from . import flow
-from .client import TransientProviderError
-
-
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(TransientProviderError, OperationalError, InterfaceError),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=flow.SYNC_ATTEMPTS - 1,
-    ignore_result=True,
-)
-def withings_sync_task(run_id: int) -> None:
-    """Run one queued Withings sync; a re-delivery or retry redoes it (writes are idempotent)."""
-    run = SyncRun.objects.select_related("connection", "owner__profile").filter(pk=run_id).first()
-    if run is None or run.is_finished:
-        return
-    flow.connection_sync(connection=run.connection, run=run)
+withings_sync_task = sync_task("integrations.providers.withings.flow.SOURCE", f"{__name__}.withings_sync_task")

@@ -1,11 +1,7 @@
-from django.urls import path
+from integrations.oauth import urlpatterns as oauth_urlpatterns
 
-from . import views
+from .flow import SOURCE
 
 app_name = "withings"
 
-urlpatterns = [
-    path("connect/", views.connect, name="connect"),
-    path("callback/", views.callback, name="callback"),
-    path("<uuid:public_id>/sync/", views.sync, name="sync"),
-]
+urlpatterns = oauth_urlpatterns(SOURCE)
