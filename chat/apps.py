@@ -6,3 +6,8 @@ class ChatConfig(AppConfig):
 
     name = "chat"
     verbose_name = "Chat"
+
+    def ready(self):
+        from . import privacy
+
+        privacy.register()  # its categories of personal data, for the privacy centre
