@@ -6,3 +6,8 @@ class RecordsConfig(AppConfig):
 
     name = "records"
     verbose_name = "Records"
+
+    def ready(self):
+        from . import privacy
+
+        privacy.register()  # its categories of personal data, for the privacy centre

@@ -26,6 +26,7 @@ from .models import (
     LabResult,
     Medication,
     Procedure,
+    Symptom,
     VitalSign,
     Workout,
 )
@@ -41,6 +42,7 @@ RECORD_KINDS: dict[str, type[ClinicalRecord]] = {
     "procedures": Procedure,
     "visits": Encounter,
     "notes": ClinicalNote,
+    "symptoms": Symptom,
     "documents": Document,
     "workouts": Workout,
 }

@@ -37,21 +37,24 @@ import datetime
 import itertools
 import json
 import math
+import operator
 import re
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User
+if TYPE_CHECKING:
+    from accounts.models import User
 
-from .models import SampleDay
+# Models and the ORM are imported where they are used: Apple Health's parser process imports this
+# module for its registry and `SampleBatch`, without Django's settings and app registry, and small.
 
 # Samples grouped per round trip: bounds memory whatever the size of the input.
 CHUNK_SAMPLES = 50_000
@@ -299,6 +302,60 @@ class MergeResult:
 
 # A sample inside a day: (start offset s, duration s, value, source).
 Row = tuple[int, int, float, str]
+# The order of rows in a payload and for summaries: (start, duration, source, value).
+_ROW_ORDER = operator.itemgetter(0, 1, 3, 2)
+
+
+@dataclass(slots=True)
+class SampleBatch:
+    """Samples already converted to their metric's unit, as the store's rows by (metric, UTC day number).
+
+    What `samples_merge` builds from `Sample` objects, built ahead by a parser that reads millions of
+    samples (a row is one tuple where a sample is an object and two datetimes). `sample_batch_merge`
+    writes one; `read` counts the samples it stands for, `rejected` those refused while building it.
+    """
+
+    groups: dict[tuple[str, int], list[Row]] = field(default_factory=dict)
+    read: int = 0
+    rejected: int = 0
+    # What the rows' source names already start with (`with_source_prefix`, or the parser that built them).
+    source_prefix: str = ""
+
+    def add(self, metric: str, start: float, end: float, value: float, source: str) -> None:
+        """Add a sample of a registered metric, value converted, start and end in epoch seconds."""
+        self.read += 1
+        # NaN fails every comparison; no registered metric has negative values.
+        if not (0 <= value < math.inf) or end < start:
+            self.rejected += 1
+            return
+        valid = METRICS[metric].valid_values
+        if valid is not None and value not in valid:
+            self.rejected += 1
+            return
+        # The store keeps whole seconds: a fraction is floored, at the start and at the end.
+        first = math.floor(start)
+        day, offset = divmod(first, SECONDS_PER_DAY)
+        rows = self.groups.get((metric, day))
+        if rows is None:
+            rows = self.groups[metric, day] = []
+        rows.append((offset, math.floor(end) - first, value, source))
+
+    def samples(self) -> Iterator[Sample]:
+        """The batch as `Sample` objects in UTC, day by day (for readers that want objects, not for speed)."""
+        for (metric, day), rows in self.groups.items():
+            yield from _rows_to_samples(METRICS[metric], _day_date(day), rows)
+
+    def with_source_prefix(self, prefix: str) -> SampleBatch:
+        """The batch with every source name prefixed (a provider's slug), or itself if they already are."""
+        if not prefix or self.source_prefix == prefix:
+            return self
+        names: dict[str, str] = {}
+        groups = {}
+        for key, rows in self.groups.items():
+            for source in {row[3] for row in rows}.difference(names):
+                names[source] = f"{prefix}{source}"
+            groups[key] = [(offset, duration, value, names[source]) for offset, duration, value, source in rows]
+        return SampleBatch(groups, self.read, self.rejected, f"{prefix}{self.source_prefix}")
 
 
 def _day_number(day: datetime.date) -> int:
@@ -317,7 +374,7 @@ def _midnight(day: datetime.date) -> datetime.datetime:
 
 
 def _encode_rows(metric: str, rows: list[Row]) -> str:
-    rows = sorted(rows, key=lambda row: (row[0], row[1], row[3], row[2]))
+    rows = sorted(rows, key=_ROW_ORDER)
     sources = sorted({row[3] for row in rows})
     index = {source: position for position, source in enumerate(sources)}
     starts = [row[0] for row in rows]
@@ -430,7 +487,7 @@ def _stats(values: list[float]) -> dict:
 
 def summary_compute(metric: Metric, rows: list[Row]) -> dict:
     """The daily summary of one day's deduplicated rows (pure)."""
-    rows = sorted(rows, key=lambda row: (row[0], row[1], row[3], row[2]))
+    rows = sorted(rows, key=_ROW_ORDER)
     if not rows:
         return {"count": 0, "min": None, "max": None, "mean": None, "sum": 0, "last": None}
     if metric.key == "sleep":
@@ -482,28 +539,15 @@ def summaries_combine(summaries: Iterable[dict]) -> dict:
 # -- merge -----------------------------------------------------------------------------------------
 
 
-def _group_chunk(iterator: Iterator[Sample], size: int) -> tuple[int, int, dict[tuple[str, int], list[Row]]]:
-    """Read up to `size` samples: (how many were read, how many were refused, rows by (metric, day))."""
-    groups: dict[tuple[str, int], list[Row]] = defaultdict(list)
-    read = rejected = 0
-    floor = math.floor
+def _group_chunk(iterator: Iterator[Sample], size: int) -> SampleBatch:
+    """Read up to `size` samples into a batch (its `read` is 0 once the iterator is exhausted)."""
+    batch = SampleBatch()
+    add = batch.add
     for sample in itertools.islice(iterator, size):
-        read += 1
-        value = sample.value
         start = sample.start.timestamp()
         end = start if sample.end is sample.start else sample.end.timestamp()
-        # NaN fails every comparison; no registered metric has negative values.
-        if not (0 <= value < math.inf) or end < start:
-            rejected += 1
-            continue
-        valid = METRICS[sample.metric].valid_values
-        if valid is not None and value not in valid:
-            rejected += 1
-            continue
-        first = floor(start)
-        day, offset = divmod(first, SECONDS_PER_DAY)
-        groups[sample.metric, day].append((offset, floor(end) - first, value, sample.source))
-    return read, rejected, groups
+        add(sample.metric, start, end, sample.value, sample.source)
+    return batch
 
 
 def _merge_days(owner: User, groups: dict[tuple[str, int], list[Row]], replace: bool) -> MergeResult:
@@ -544,6 +588,10 @@ def _rows_replace(stored: list[Row], incoming: list[Row]) -> tuple[list[Row], in
 
 
 def _merge_days_once(owner: User, groups: dict[tuple[str, int], list[Row]], replace: bool) -> MergeResult:
+    from django.db.models import Q
+
+    from .models import SampleDay
+
     days_by_metric: dict[str, list[datetime.date]] = defaultdict(list)
     for metric, day in groups:
         days_by_metric[metric].append(_day_date(day))
@@ -552,9 +600,10 @@ def _merge_days_once(owner: User, groups: dict[tuple[str, int], list[Row]], repl
         query |= Q(metric=metric, day__in=days)
     # Rows are locked in one order by every merge, so two merges wait rather than deadlock.
     # (SQLite ignores FOR UPDATE: its IMMEDIATE transactions already serialise writers.)
+    # Only the payload is read (and decrypted): summary and count are computed again when a day changes.
+    stored_days = SampleDay.objects.filter(query, owner=owner).only("id", "metric", "day", "payload")
     existing = {
-        (row.metric, _day_number(row.day)): row
-        for row in SampleDay.objects.filter(query, owner=owner).order_by("metric", "day").select_for_update()
+        (row.metric, _day_number(row.day)): row for row in stored_days.order_by("metric", "day").select_for_update()
     }
     now = timezone.now()
     counts = MergeResult()
@@ -578,6 +627,8 @@ def _merge_days_once(owner: User, groups: dict[tuple[str, int], list[Row]], repl
         else:
             row.updated_at = now
             updated.append(row)
+        # Sorted once here: the payload and the summary sort again, which costs little on sorted rows.
+        rows.sort(key=_ROW_ORDER)
         row.payload = _encode_rows(metric.key, rows)
         row.summary = summary_compute(metric, rows)
         row.sample_count = len(rows)
@@ -587,6 +638,17 @@ def _merge_days_once(owner: User, groups: dict[tuple[str, int], list[Row]], repl
         SampleDay.objects.bulk_update(updated, ["payload", "summary", "sample_count", "updated_at"], batch_size=50)
     counts.days_created, counts.days_updated = len(created), len(updated)
     return counts
+
+
+def day_total_span(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    """Where a whole-day total (a day's steps from a wearable or a food diary) is kept: its calendar date.
+
+    The store files samples under the UTC day of their start; a total for 20 October in Paris starts at
+    22:00 UTC on the 19th and would be shown on the wrong day. Whole-day totals are therefore stored as
+    the UTC day of their calendar date, whatever the patient's time zone.
+    """
+    start = datetime.datetime.combine(day, datetime.time(), _UTC)
+    return start, start + datetime.timedelta(days=1)
 
 
 def samples_merge(
@@ -601,15 +663,22 @@ def samples_merge(
     result = MergeResult()
     iterator = iter(samples)
     while True:
-        read, rejected, groups = _group_chunk(iterator, chunk_size)
-        if not read:
+        batch = _group_chunk(iterator, chunk_size)
+        if not batch.read:
             return result
-        result.rejected += rejected
-        keys = sorted(groups)
-        for start in range(0, len(keys), DAY_BATCH):
-            result += _merge_days(owner, {key: groups[key] for key in keys[start : start + DAY_BATCH]}, replace)
+        result += sample_batch_merge(owner=owner, batch=batch, replace=replace)
         # Let this chunk go before the next one is read: memory holds one chunk at a time.
-        del groups
+        del batch
+
+
+def sample_batch_merge(*, owner: User, batch: SampleBatch, replace: bool = False) -> MergeResult:
+    """Merge a batch of the owner's samples into their days, as `samples_merge` does (idempotent likewise)."""
+    result = MergeResult(rejected=batch.rejected)
+    groups = batch.groups
+    keys = sorted(groups)
+    for start in range(0, len(keys), DAY_BATCH):
+        result += _merge_days(owner, {key: groups[key] for key in keys[start : start + DAY_BATCH]}, replace)
+    return result
 
 
 # -- reads -----------------------------------------------------------------------------------------
@@ -619,6 +688,8 @@ def daily_summaries(
     *, owner: User, metric: str, start: datetime.date, end: datetime.date
 ) -> list[tuple[datetime.date, dict]]:
     """The owner's daily summaries of one metric from start to end inclusive (one query; payloads untouched)."""
+    from .models import SampleDay
+
     metric_get(metric)
     rows = (
         SampleDay.objects.filter(owner=owner, metric=metric, day__gte=start, day__lte=end)
@@ -630,6 +701,8 @@ def daily_summaries(
 
 def day_samples(*, owner: User, metric: str, day: datetime.date) -> list[Sample]:
     """The owner's samples of one metric on one UTC day, in time order (one query; [] if none)."""
+    from .models import SampleDay
+
     definition = metric_get(metric)
     payload = SampleDay.objects.filter(owner=owner, metric=metric, day=day).values_list("payload", flat=True).first()
     if payload is None:
@@ -637,8 +710,35 @@ def day_samples(*, owner: User, metric: str, day: datetime.date) -> list[Sample]
     return _rows_to_samples(definition, day, _decode_rows(payload))
 
 
+def samples_between(*, owner: User, metric: str, start: datetime.date, end: datetime.date) -> list[Sample]:
+    """The owner's samples of one metric on the UTC days start to end inclusive, in time order (one query)."""
+    from .models import SampleDay
+
+    definition = metric_get(metric)
+    rows = (
+        SampleDay.objects.filter(owner=owner, metric=metric, day__gte=start, day__lte=end)
+        .order_by("day")
+        .values_list("day", "payload")
+    )
+    return [sample for day, payload in rows for sample in _rows_to_samples(definition, day, _decode_rows(payload))]
+
+
+def samples_by_day(*, owner: User) -> Iterator[tuple[str, datetime.date, list[Sample]]]:
+    """Every sample of the owner as (metric, day, samples), metric by metric and day by day (the export).
+
+    Streams: a few days' payloads are held at a time, whatever the number of samples.
+    """
+    from .models import SampleDay
+
+    rows = SampleDay.objects.filter(owner=owner).order_by("metric", "day").values_list("metric", "day", "payload")
+    for metric, day, payload in rows.iterator(chunk_size=20):
+        yield metric, day, _rows_to_samples(metric_get(metric), day, _decode_rows(payload))
+
+
 def metrics_for_user(*, owner: User) -> list[str]:
     """The metrics the owner has samples of, sorted (one query)."""
+    from .models import SampleDay
+
     return list(SampleDay.objects.filter(owner=owner).order_by("metric").values_list("metric", flat=True).distinct())
 
 
@@ -673,6 +773,8 @@ def series_rollup(
 
 def samples_delete_source(*, owner: User, source_prefix: str) -> int:
     """Remove the owner's samples whose source starts with the prefix (a disconnected provider's); idempotent."""
+    from .models import SampleDay
+
     removed = 0
     days = SampleDay.objects.filter(owner=owner).order_by("metric", "day").values_list("pk", flat=True)
     for start in range(0, len(days := list(days)), DAY_BATCH):

@@ -127,6 +127,17 @@ def _fitted_change(rows: list[Row]) -> tuple[float, float]:
     return change, threshold
 
 
+def trend_direction(points: Sequence[Sequence]) -> str:
+    """The direction of a series, "up", "down" or "stable", by `trend_sentence`'s rule; "" with too few points."""
+    rows = valued_rows(points)
+    if len(rows) < MIN_TREND_POINTS or rows[0][0] == rows[-1][0]:
+        return ""
+    change, threshold = _fitted_change(rows)
+    if abs(change) <= threshold:
+        return "stable"
+    return "up" if change > 0 else "down"
+
+
 def trend_sentence(points: Sequence[Sequence], *, metric_label: str, unit: str, period_days: int) -> str:
     """A sentence in the active language giving the direction of a series over the period, or saying too little data."""
     rows = valued_rows(points)

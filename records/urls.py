@@ -1,4 +1,4 @@
-from django.urls import path, register_converter
+from django.urls import include, path, register_converter
 
 from . import views
 from .selectors import RECORD_KINDS
@@ -20,6 +20,9 @@ app_name = "records"
 
 urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("", include("records.visit_urls")),
+    path("", include("records.insurance_urls")),
+    path("", include("records.care_urls")),
     path("records/", views.index, name="index"),
     path("records/timeline/", views.timeline, name="timeline"),
     path("records/lab-tests/", views.lab_tests, name="lab_tests"),

@@ -11,14 +11,20 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from integrations.exceptions import IntegrationError
+from integrations.providers.base import provider_get
+from integrations.services import upload_store
+
 from . import selectors, services
 from .charts import line_chart
 from .dashboards import DEFAULT_PERIOD, PERIODS, metric_charts_for_user
 from .exceptions import RecordError
 from .fhir.exporter import fhir_export_bundle
-from .fhir.importer import FhirImportError, fhir_import
 from .forms import DocumentUploadForm, FhirUploadForm, record_form_class
 from .models import Document
+
+# The upload provider that brings FHIR files in (integrations/providers/fhir_file).
+FHIR_FILE = "fhir-file"
 
 
 def _private_file(content: bytes, *, content_type: str, filename: str) -> HttpResponse:
@@ -103,6 +109,8 @@ def record_detail(request, kind, public_id):
 def record_create(request, kind):
     if kind == "documents":
         return redirect("records:document_upload")
+    if kind == "symptoms":
+        return redirect("records:symptom_journal")
     model = selectors.record_model_for_kind(kind)
     form = record_form_class(model, manual=True)(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -191,16 +199,19 @@ def lab_test(request, test_key):
 
 @login_required
 def fhir_upload(request):
+    # The file goes the way of every upload: encrypted into storage, imported by the worker,
+    # followed on the run's page.
     form = FhirUploadForm(request.POST or None, request.FILES or None)
-    report = None
     if request.method == "POST" and form.is_valid():
         try:
-            report = fhir_import(
-                owner=request.user, stream=form.cleaned_data["file"], filename=form.cleaned_data["file"].name
+            run = upload_store(
+                user=request.user, provider=provider_get(FHIR_FILE), uploaded_file=form.cleaned_data["file"]
             )
-        except FhirImportError as error:
+        except IntegrationError as error:
             form.add_error("file", str(error))
-    return render(request, "records/fhir_upload.html", {"form": form, "report": report})
+        else:
+            return redirect("integrations:run", public_id=run.public_id)
+    return render(request, "records/fhir_upload.html", {"form": form})
 
 
 @login_required

@@ -17,11 +17,14 @@ from django.utils import timezone
 from accounts.models import User
 from records.models import (
     Allergy,
+    Claim,
     ClinicalNote,
     ClinicalRecord,
     Condition,
+    Coverage,
     Document,
     Encounter,
+    ExplanationOfBenefit,
     Immunization,
     LabResult,
     Measurement,
@@ -31,13 +34,29 @@ from records.models import (
 )
 
 from .importer import SOURCE_KEY_SYSTEM
-from .mapping import LOINC, NULL_FLAVOR, SYSTOLIC
+from .mapping import LOINC, NULL_FLAVOR, PREMIUM_EXTENSION, SYSTOLIC
 
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 ALLERGY_CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+COPAY_TYPE = "http://terminology.hl7.org/CodeSystem/coverage-copay-type"
+COVERAGE_CLASS = "http://terminology.hl7.org/CodeSystem/coverage-class"
+CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
+ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
+CARIN_ADJUDICATION = "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBAdjudication"
+# HL7's adjudication codes where they exist, CARIN Blue Button's for co-insurance and what the patient owed.
+_ADJUDICATION_CODES = {
+    "billed": ("submitted", ADJUDICATION),
+    "allowed": ("eligible", ADJUDICATION),
+    "insurer_paid": ("benefit", ADJUDICATION),
+    "deductible": ("deductible", ADJUDICATION),
+    "copay": ("copay", ADJUDICATION),
+    "coinsurance": ("coinsurance", CARIN_ADJUDICATION),
+    "patient_owed": ("memberliability", CARIN_ADJUDICATION),
+}
+_OUTCOMES = {"queued", "complete", "error", "partial"}
 
 # FHIR R4's required value sets: a stored status outside them is left out or mapped.
 _CONDITION_STATUSES = {"active", "recurrence", "relapse", "inactive", "remission", "resolved"}
@@ -310,6 +329,145 @@ def _document(record: Document, subject: dict) -> dict:
     )
 
 
+def _money_element(text: str, currency: str) -> dict | None:
+    number = _number(text)
+    if number is None:
+        return None
+    return {"value": number, **({"currency": currency} if currency else {})}
+
+
+def _key_reference(key: str) -> dict | None:
+    # A link by source key: importing the export finds the same visit, claim or plan again.
+    return {"identifier": {"system": SOURCE_KEY_SYSTEM, "value": key}} if key else None
+
+
+def _coverage(record: Coverage, subject: dict) -> dict:
+    costs = [
+        {
+            "type": {"coding": [{"system": COPAY_TYPE, "code": code}]},
+            **(
+                {"valueQuantity": {"value": _number(value), "unit": "%"}}
+                if code == "copaypct"
+                else {"valueMoney": _money_element(value, record.currency)}
+            ),
+        }
+        for code, value in (
+            ("deductible", record.deductible),
+            ("maxoutofpocket", record.out_of_pocket_max),
+            ("copaypct", record.coinsurance_percent),
+        )
+        if _number(value) is not None
+    ]
+    premium = _money_element(record.premium_monthly, record.currency)
+    return _drop_empty(
+        {
+            "resourceType": "Coverage",
+            "status": record.status or "active",
+            "type": {"text": record.coverage_type} if record.coverage_type else None,
+            "subscriberId": record.member_number,
+            "policyHolder": {"display": record.payer} if record.payer else None,
+            "beneficiary": subject,
+            "period": _drop_empty(
+                {"start": _instant(record.effective_at), "end": record.ends_on.isoformat() if record.ends_on else None}
+            ),
+            "payor": [{"display": record.insurer}],
+            "class": [{"type": {"coding": [{"system": COVERAGE_CLASS, "code": "plan"}]}, "value": record.plan_name}]
+            if record.plan_name
+            else None,
+            "costToBeneficiary": costs,
+            "extension": [{"url": PREMIUM_EXTENSION, "valueMoney": premium}] if premium else None,
+        }
+    )
+
+
+def _cost_items(record, *, adjudicated: bool) -> list[dict]:
+    items = []
+    for sequence, line in enumerate(record.items or [], start=1):
+        item = {
+            "sequence": sequence,
+            "productOrService": _concept(line.get("name") or "Care", line.get("code", "")),
+            "net": _money_element(line.get("billed", ""), record.currency),
+        }
+        if adjudicated:
+            item["adjudication"] = [
+                {
+                    "category": _adjudication_category(name),
+                    "amount": _money_element(line.get(name, ""), record.currency),
+                }
+                for name in ("billed", "allowed", "insurer_paid", "deductible", "copay", "coinsurance")
+                if _number(line.get(name, "")) is not None
+            ]
+        items.append(_drop_empty(item))
+    if items and record.encounter_key:
+        items[0]["encounter"] = [_key_reference(record.encounter_key)]
+    return items
+
+
+def _adjudication_category(name: str) -> dict:
+    code, system = _ADJUDICATION_CODES[name]
+    return {"coding": [{"system": system, "code": code}]}
+
+
+def _cost_common(record, subject: dict) -> dict:
+    created = _instant(record.effective_at) or _instant(record.created_at)
+    return {
+        "status": "active",
+        "type": {"coding": [{"system": CLAIM_TYPE, "code": record.claim_type or "professional"}]},
+        "use": "claim",
+        "patient": subject,
+        "billablePeriod": {"start": _instant(record.effective_at)} if record.effective_at else None,
+        "created": created,
+        "provider": {"display": record.provider or "Unknown"},
+    }
+
+
+def _insurance(record) -> list[dict]:
+    coverage = _key_reference(record.coverage_key) or {}
+    if record.insurer:
+        coverage["display"] = record.insurer
+    return [{"sequence": 1, "focal": True, "coverage": coverage or {"display": "Unknown"}}]
+
+
+def _claim(record: Claim, subject: dict) -> dict:
+    return _drop_empty(
+        {
+            "resourceType": "Claim",
+            **_cost_common(record, subject),
+            "priority": {"coding": [{"code": "normal"}]},
+            "insurance": _insurance(record),
+            "item": _cost_items(record, adjudicated=False),
+            "total": _money_element(record.billed, record.currency),
+            **_notes(record),
+        }
+    )
+
+
+def _explanation_of_benefit(record: ExplanationOfBenefit, subject: dict) -> dict:
+    common = _cost_common(record, subject)
+    paid = _money_element(record.insurer_paid, record.currency)
+    insurance = _insurance(record)
+    for entry in insurance:
+        entry.pop("sequence")
+    totals = [
+        {"category": _adjudication_category(name), "amount": _money_element(getattr(record, name), record.currency)}
+        for name in ("billed", "allowed", "insurer_paid", "deductible", "copay", "coinsurance", "patient_owed")
+        if _number(getattr(record, name)) is not None
+    ]
+    return _drop_empty(
+        {
+            "resourceType": "ExplanationOfBenefit",
+            **common,
+            "insurer": {"display": record.insurer or "Unknown"},
+            "claim": _key_reference(record.claim_key),
+            "outcome": record.outcome if record.outcome in _OUTCOMES else "complete",
+            "insurance": insurance,
+            "item": _cost_items(record, adjudicated=True),
+            "total": totals,
+            "payment": {"amount": paid} if paid else None,
+        }
+    )
+
+
 _EXPORTERS = (
     (Condition, _condition),
     (Medication, _medication),
@@ -321,4 +479,7 @@ _EXPORTERS = (
     (VitalSign, _observation),
     (ClinicalNote, _clinical_note),
     (Document, _document),
+    (Coverage, _coverage),
+    (Claim, _claim),
+    (ExplanationOfBenefit, _explanation_of_benefit),
 )

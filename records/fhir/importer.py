@@ -42,12 +42,14 @@ MAX_JSON_BYTES = 50 * 1024 * 1024
 BATCH_SIZE = 500
 MAX_ERRORS = 50
 # The identifier a HealthSpace export carries, so that importing it again adds nothing.
-SOURCE_KEY_SYSTEM = "urn:healthspace:source-key"
+SOURCE_KEY_SYSTEM = mapping.SOURCE_KEY_SYSTEM
 # Validated and counted but not stored: the patient (offered to the profile), and medications
 # (read through the MedicationRequest or MedicationStatement that points to them).
 UNSTORED_TYPES = ("Patient", "Medication")
 # Kept aside during the first pass so that references to them can be resolved.
 REFERENCED_TYPES = ("Medication", "Organization")
+# Resources that costs link to (a visit, a claim, a plan): only their id and identifiers are kept aside.
+LINKED_TYPES = ("Encounter", "Claim", "Coverage")
 
 _BOM = b"\xef\xbb\xbf"
 # Free-text columns, which may be cut to fit.
@@ -62,6 +64,10 @@ _CUTTABLE = {
     "source_label",
     "value_text",
     "reference_text",
+    "insurer",
+    "plan_name",
+    "coverage_type",
+    "payer",
 }
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _VERSION_NAMES = {"DSTU2": "FHIR DSTU2 (2015)", "STU3": "FHIR STU3 (2017)"}
@@ -359,6 +365,10 @@ def _scan(items: Iterable[tuple[object, str]]) -> _Scan:
         if kind in REFERENCED_TYPES:
             for key in keys:
                 scan.lookup[key] = resource
+        elif kind in LINKED_TYPES:
+            trimmed = {name: resource[name] for name in ("resourceType", "id", "identifier") if name in resource}
+            for key in keys:
+                scan.lookup[key] = trimmed
         for name in ("subject", "patient"):
             reference = resource.get(name)
             if isinstance(reference, dict) and isinstance(reference.get("reference"), str):
@@ -419,6 +429,25 @@ def _source_key(resource: dict, full_url: str) -> str:
     return keyed_hash("fhir", kind, "content", hashlib.sha256(content).hexdigest())
 
 
+def _link_key(kind: str, reference, resolve, resource: dict) -> str:
+    """The source key of the `kind` resource a reference points to, whether or not it is in this file."""
+    if not isinstance(reference, dict):
+        return ""
+    identifier = reference.get("identifier") or {}
+    if identifier.get("system") == SOURCE_KEY_SYSTEM and _HEX64.match(identifier.get("value") or ""):
+        return identifier["value"]
+    target = reference.get("reference") or ""
+    if not isinstance(target, str) or not target or target.startswith("#"):
+        return ""  # a contained resource has no key of its own
+    found = resolve(reference, resource)
+    if found is not None and found.get("resourceType") == kind:
+        return _source_key(found, target if target.startswith("urn:") else "")
+    key = mapping.reference_key(target)
+    if key.startswith(f"{kind}/"):
+        return keyed_hash("fhir", kind, key.split("/", 1)[1])
+    return keyed_hash("fhir", kind, key) if key.startswith("urn:") else ""
+
+
 def _fit(record: ClinicalRecord) -> None:
     # An over-long display text is cut to the column rather than losing the whole record; an
     # over-long code or number is not (a cut one would be wrong) and fails validation instead.
@@ -463,6 +492,8 @@ def _record_for(owner, resource, full_url: str, resolve, label: str, report: Imp
     record.source_label = label
     if isinstance(record, Measurement):
         record.test_key = measurement_test_key(loinc_code=record.loinc_code, name=record.name)
+    for name, (target_kind, reference) in getattr(record, "fhir_links", {}).items():
+        setattr(record, name, _link_key(target_kind, reference, resolve, resource))
     _fit(record)
     try:
         # The owner exists and uniqueness is checked per batch: no query per record here.

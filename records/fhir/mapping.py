@@ -14,10 +14,13 @@ from decimal import Decimal, InvalidOperation
 
 from records.models import (
     Allergy,
+    Claim,
     ClinicalNote,
     ClinicalRecord,
     Condition,
+    Coverage,
     Encounter,
+    ExplanationOfBenefit,
     Immunization,
     LabResult,
     Measurement,
@@ -27,6 +30,9 @@ from records.models import (
 )
 
 LOINC = "http://loinc.org"
+ISO_4217 = "urn:iso:std:iso:4217"
+# The identifier a HealthSpace export carries (its records' source keys); the importer reads it too.
+SOURCE_KEY_SYSTEM = "urn:healthspace:source-key"
 NULL_FLAVOR = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
 SYSTOLIC = "8480-6"
 DIASTOLIC = "8462-4"
@@ -364,6 +370,244 @@ def document_reference(resource: dict, resolve: Resolver) -> ClinicalNote:
     )
 
 
+# -- insurance and costs --------------------------------------------------------------------------
+
+# The premium has no element in FHIR R4's Coverage: HealthSpace's export carries it in this extension.
+PREMIUM_EXTENSION = "urn:healthspace:monthly-premium"
+# Adjudication categories, matched on the code's last segment (HL7's adjudication codes, CARIN Blue
+# Button's, and the CMS Blue Button variables that Synthea writes, such as .../line_coinsrnc_amt).
+ADJUDICATION_FIELDS = {
+    "submitted": "billed",
+    "line_sbmtd_chrg_amt": "billed",
+    "eligible": "allowed",
+    "line_alowd_chrg_amt": "allowed",
+    "benefit": "insurer_paid",
+    "paidtoprovider": "insurer_paid",
+    "paidtopatient": "insurer_paid",
+    "line_prvdr_pmt_amt": "insurer_paid",
+    "line_bene_pmt_amt": "insurer_paid",
+    "deductible": "deductible",
+    "line_bene_ptb_ddctbl_amt": "deductible",
+    "copay": "copay",
+    "coinsurance": "coinsurance",
+    "line_coinsrnc_amt": "coinsurance",
+    "memberliability": "patient_owed",
+}
+COST_FIELDS = ("billed", "allowed", "insurer_paid", "deductible", "copay", "coinsurance")
+
+
+def _money(element) -> tuple[Decimal | None, str]:
+    """(value, currency) of a Money (or a Quantity used as one)."""
+    if not isinstance(element, dict) or element.get("value") is None or isinstance(element.get("value"), bool):
+        return None, ""
+    try:
+        value = Decimal(str(element["value"]))
+    except InvalidOperation:
+        return None, ""
+    currency = element.get("currency") or (element.get("code") if element.get("system") == ISO_4217 else "") or ""
+    return value, currency
+
+
+def _category(adjudication: dict) -> str:
+    """The HealthSpace field an adjudication or total counts toward, or ""."""
+    for coding in (adjudication.get("category") or {}).get("coding") or []:
+        code = (coding.get("code") or "").rstrip("/").rsplit("/", 1)[-1].lower()
+        if code in ADJUDICATION_FIELDS:
+            return ADJUDICATION_FIELDS[code]
+    return ""
+
+
+def _amount_text(value: Decimal | None) -> str:
+    return "" if value is None else format(value, "f")
+
+
+class _Amounts:
+    """Sums per cost field, and the currency they are in (the first one named)."""
+
+    def __init__(self):
+        self.sums: dict[str, Decimal] = {}
+        self.currency = ""
+
+    def add(self, name: str, element) -> None:
+        value, currency = _money(element)
+        if value is None:
+            return
+        self.sums[name] = self.sums.get(name, Decimal(0)) + value
+        self.currency = self.currency or currency
+
+    def text(self, name: str) -> str:
+        return _amount_text(self.sums.get(name))
+
+
+def _item_lines(resource: dict) -> tuple[list[dict], _Amounts]:
+    """Each billed line with its amounts, and the amounts summed over the lines."""
+    lines, summed = [], _Amounts()
+    for item in resource.get("item") or []:
+        amounts = _Amounts()
+        for adjudication in item.get("adjudication") or []:
+            name = _category(adjudication)
+            if name:
+                amounts.add(name, adjudication.get("amount"))
+        if "billed" not in amounts.sums:
+            amounts.add("billed", item.get("net"))
+        for name in amounts.sums:
+            summed.sums[name] = summed.sums.get(name, Decimal(0)) + amounts.sums[name]
+        summed.currency = summed.currency or amounts.currency
+        concept = item.get("productOrService")
+        line = {"name": concept_text(concept), "code": concept_coding(concept).get("code", "")}
+        line.update({name: amounts.text(name) for name in COST_FIELDS if name in amounts.sums})
+        lines.append(line)
+    return lines, summed
+
+
+def _item_reference(resource: dict, element: str) -> dict | None:
+    """The first item's reference to its visit (`encounter`), as a Reference."""
+    for item in resource.get("item") or []:
+        for reference in item.get(element) or []:
+            if isinstance(reference, dict):
+                return reference
+    return None
+
+
+def _focal_insurance(resource: dict) -> dict:
+    insurances = resource.get("insurance") or []
+    return next((item for item in insurances if item.get("focal")), insurances[0] if insurances else {})
+
+
+def _party_name(reference: dict | None, resource: dict, resolve: Resolver) -> str:
+    """The name of an Organization a reference points to (resolved, contained or displayed)."""
+    found = resolve(reference, resource) or {}
+    return found.get("name") or (reference or {}).get("display") or ""
+
+
+def _insurer(resource: dict, resolve: Resolver) -> str:
+    if resource.get("insurer"):
+        return _party_name(resource["insurer"], resource, resolve)
+    coverage_reference = _focal_insurance(resource).get("coverage") or {}
+    coverage = resolve(coverage_reference, resource) or {}
+    payors = coverage.get("payor") or []
+    return (_party_name(payors[0], coverage, resolve) if payors else "") or coverage_reference.get("display", "")
+
+
+def _links(resource: dict) -> dict[str, tuple[str, dict | None]]:
+    """Where the importer finds the visit and plan a claim or its answer belongs to."""
+    return {
+        "encounter_key": ("Encounter", _item_reference(resource, "encounter")),
+        "coverage_key": ("Coverage", _focal_insurance(resource).get("coverage")),
+    }
+
+
+def _cost_common(resource: dict, resolve: Resolver) -> dict:
+    lines, _summed = _item_lines(resource)
+    first = next((line["name"] for line in lines if line["name"]), "")
+    return {
+        "name": first or concept_text(resource.get("type")) or resource["resourceType"],
+        "provider": _party_name(resource.get("provider"), resource, resolve),
+        "insurer": _insurer(resource, resolve),
+        "claim_type": concept_coding(resource.get("type")).get("code", ""),
+        "status": resource.get("status", ""),
+        "items": lines or None,
+        "effective_at": first_datetime(resource, "billablePeriod.start", "created"),
+    }
+
+
+def claim(resource: dict, resolve: Resolver) -> Claim:
+    """A Claim: what was billed for a visit, line by line."""
+    lines, summed = _item_lines(resource)
+    total, currency = _money(resource.get("total"))
+    record = Claim(
+        **_cost_common(resource, resolve),
+        billed=_amount_text(total) or summed.text("billed"),
+        currency=currency or summed.currency,
+    )
+    record.fhir_links = _links(resource)
+    return record
+
+
+def explanation_of_benefit(resource: dict, resolve: Resolver) -> ExplanationOfBenefit:
+    """An ExplanationOfBenefit: billed, allowed, paid by the insurer and owed by the patient.
+
+    The totals the insurer gives win (`payment.amount` counts as the total it paid); a field without a
+    total is summed over the lines.
+    """
+    lines, summed = _item_lines(resource)
+    totals = _Amounts()
+    for total in resource.get("total") or []:
+        name = _category(total)
+        if name:
+            totals.add(name, total.get("amount"))
+    payment, payment_currency = _money((resource.get("payment") or {}).get("amount"))
+    if payment is not None and "insurer_paid" not in totals.sums:
+        totals.sums["insurer_paid"] = payment
+    amounts = {name: totals.text(name) or summed.text(name) for name in COST_FIELDS}
+    owed = totals.text("patient_owed")
+    if not owed and any(amounts[name] for name in ("deductible", "copay", "coinsurance")):
+        owed = _amount_text(sum(Decimal(amounts[name] or 0) for name in ("deductible", "copay", "coinsurance")))
+    record = ExplanationOfBenefit(
+        **_cost_common(resource, resolve),
+        **amounts,
+        patient_owed=owed,
+        outcome=resource.get("outcome", ""),
+        currency=totals.currency or summed.currency or payment_currency,
+    )
+    record.fhir_links = {**_links(resource), "claim_key": ("Claim", resource.get("claim"))}
+    return record
+
+
+def _coverage_class(resource: dict, kind: str) -> str:
+    for item in resource.get("class") or []:
+        if concept_coding(item.get("type")).get("code") == kind:
+            return item.get("name") or item.get("value") or ""
+    return ""
+
+
+def _member_number(resource: dict) -> str:
+    for identifier in resource.get("identifier") or []:
+        if concept_coding(identifier.get("type")).get("code") == "MB" and identifier.get("value"):
+            return identifier["value"]
+    if resource.get("subscriberId"):
+        return resource["subscriberId"]
+    identifiers = [item for item in resource.get("identifier") or [] if item.get("system") != SOURCE_KEY_SYSTEM]
+    return identifiers[0].get("value", "") if identifiers else ""
+
+
+def coverage(resource: dict, resolve: Resolver) -> Coverage:
+    """A Coverage: insurer, plan, member number, period, and the deductible, out-of-pocket maximum and
+    co-insurance of `costToBeneficiary` (a copay per visit type is not kept)."""
+    costs: dict[str, tuple[Decimal | None, str]] = {}
+    for cost in resource.get("costToBeneficiary") or []:
+        code = concept_coding(cost.get("type")).get("code", "")
+        value = cost.get("valueMoney") or cost.get("valueQuantity")
+        if code in ("deductible", "maxoutofpocket", "copaypct") and code not in costs:
+            costs[code] = _money(value)
+    premium = next(
+        (
+            _money(item.get("valueMoney"))
+            for item in resource.get("extension") or []
+            if item.get("url") == PREMIUM_EXTENSION
+        ),
+        (None, ""),
+    )
+    currencies = [currency for _value, currency in (*costs.values(), premium) if currency]
+    payors = resource.get("payor") or []
+    period = resource.get("period") or {}
+    return Coverage(
+        insurer=(_party_name(payors[0], resource, resolve) if payors else "") or "Insurance",
+        plan_name=_coverage_class(resource, "plan") or _coverage_class(resource, "group"),
+        member_number=_member_number(resource),
+        coverage_type=concept_text(resource.get("type")),
+        payer=_party_name(resource.get("policyHolder"), resource, resolve),
+        status=resource.get("status", ""),
+        effective_at=parse_datetime(period.get("start")),
+        ends_on=parse_date(period.get("end")),
+        deductible=_amount_text(costs.get("deductible", (None, ""))[0]),
+        out_of_pocket_max=_amount_text(costs.get("maxoutofpocket", (None, ""))[0]),
+        coinsurance_percent=_amount_text(costs.get("copaypct", (None, ""))[0]),
+        premium_monthly=_amount_text(premium[0]),
+        currency=currencies[0] if currencies else "",
+    )
+
+
 MAPPERS: dict[str, Callable[[dict, Resolver], ClinicalRecord]] = {
     "Condition": condition,
     "MedicationRequest": medication,
@@ -375,6 +619,9 @@ MAPPERS: dict[str, Callable[[dict, Resolver], ClinicalRecord]] = {
     "Observation": observation,
     "DiagnosticReport": diagnostic_report,
     "DocumentReference": document_reference,
+    "Coverage": coverage,
+    "Claim": claim,
+    "ExplanationOfBenefit": explanation_of_benefit,
 }
 
 

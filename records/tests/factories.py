@@ -15,6 +15,7 @@ from records.models import (
     Medication,
     Procedure,
     Source,
+    Symptom,
     VitalSign,
     Workout,
 )
@@ -72,6 +73,7 @@ def one_of_each(owner) -> dict:
         "procedures": make(Procedure(name="Spirometry", effective_at=at("2020-01-05"))),
         "visits": make(Encounter(name="GP visit", reason="cough", effective_at=at("2020-01-05"))),
         "notes": make(ClinicalNote(title="Letter", text="Seen today.", effective_at=at("2020-01-06"))),
+        "symptoms": make(Symptom(what="Headache", severity=6, effective_at=at("2024-03-03"))),
         "workouts": make(Workout(activity="Running", duration_s=1800, effective_at=at("2024-03-02"))),
     }
     records["documents"] = services.document_upload(

@@ -18,10 +18,13 @@ from records.fhir.importer import FhirImportError, fhir_import
 from records.fhir.mapping import parse_datetime
 from records.models import (
     Allergy,
+    Claim,
     ClinicalNote,
     Condition,
+    Coverage,
     Document,
     Encounter,
+    ExplanationOfBenefit,
     Immunization,
     LabResult,
     Medication,
@@ -32,7 +35,20 @@ from records.models import (
 
 DATA = Path(__file__).parent / "data" / "fhir"
 DENNIS = DATA / "Dennis_Durgan_78f005f3-7b33-4a5b-84d9-28417b36dbab.json"
-KINDS = (Condition, Medication, Allergy, Immunization, Procedure, Encounter, LabResult, VitalSign, ClinicalNote)
+KINDS = (
+    Condition,
+    Medication,
+    Allergy,
+    Immunization,
+    Procedure,
+    Encounter,
+    LabResult,
+    VitalSign,
+    ClinicalNote,
+    Coverage,
+    Claim,
+    ExplanationOfBenefit,
+)
 # Observations of the Dennis Durgan bundle, by id: an eGFR result and a blood pressure.
 EGFR_ID = "9dc44d48-23a2-43df-b60f-f19596a33f17"
 BLOOD_PRESSURE_ID = "32e0121d-c1f8-4c48-bebb-2058d092290c"
@@ -88,15 +104,16 @@ def test_dennis_bundle_imports_each_kind_as_many_times_as_the_bundle_holds_it(pa
         "LabResult": len(labs),
         "VitalSign": len(vitals),
         "ClinicalNote": 0,  # Synthea's DiagnosticReports carry no conclusion
+        "Coverage": 0,  # only contained in each ExplanationOfBenefit
+        "Claim": of_type["Claim"],
+        "ExplanationOfBenefit": of_type["ExplanationOfBenefit"],
     }
     assert (of_type["Condition"], of_type["Immunization"], len(labs), len(vitals)) == (9, 11, 79, 50)
     assert dennis.read == len(resources) == 287
-    assert dennis.added == 194
+    assert dennis.added == 250
     assert dennis.rejected == 0 and dennis.errors == []
     assert dennis.fhir_version == "R4"
     assert dennis.skipped_by_type == {
-        "Claim": 31,
-        "ExplanationOfBenefit": 25,
         "CarePlan": 4,
         "ImagingStudy": 4,
         "Organization": 3,
@@ -173,24 +190,24 @@ def test_importing_the_same_file_again_adds_nothing(patient, dennis):
 
     assert _counts(patient) == before
     assert again.added == 0
-    assert again.already_present == dennis.added == 194
+    assert again.already_present == dennis.added == 250
 
 
 def test_the_import_makes_no_query_per_resource(patient, django_assert_max_num_queries):
     with django_assert_max_num_queries(25):  # one batch: a lookup and an insert per kind
         report = _import(patient, DENNIS)
 
-    assert report.added == 194
+    assert report.added == 250
 
 
 def test_a_file_in_several_batches_imports_the_same(patient, monkeypatch, django_assert_max_num_queries):
     monkeypatch.setattr(importer, "BATCH_SIZE", 50)
 
-    with django_assert_max_num_queries(90):
+    with django_assert_max_num_queries(110):  # per batch of 50: a lookup and an insert per kind in it
         report = _import(patient, DENNIS)
 
-    assert report.added == 194
-    assert sum(_counts(patient).values()) == 194
+    assert report.added == 250
+    assert sum(_counts(patient).values()) == 250
 
 
 def test_another_patients_import_never_touches_this_patients_rows(patient, other_patient, dennis):
@@ -447,8 +464,8 @@ def test_the_command_prints_the_counts(patient, capsys):
 
     out = capsys.readouterr().out
     assert "Resources read: 287 (FHIR R4)" in out
-    assert "Added 194, already present 0, rejected 0, not kept 93." in out
-    assert "Claim 31" in out and "labresult 79" in out
+    assert "Added 250, already present 0, rejected 0, not kept 37." in out
+    assert "claim 31" in out and "labresult 79" in out
     assert "Dennis" not in out and "1949" not in out
 
 
@@ -459,34 +476,50 @@ def test_the_command_fails_with_the_plain_message(patient):
         call_command("import_fhir", "nobody@example.org", str(DENNIS))
 
 
-def test_a_patient_imports_a_fhir_file_in_the_browser_and_downloads_the_record(patient_client, patient):
+def test_a_patient_imports_a_fhir_file_through_a_run_and_downloads_the_record(
+    patient_client, patient, django_capture_on_commit_callbacks
+):
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.urls import reverse
 
-    path = DATA / "Dennis_Durgan_78f005f3-7b33-4a5b-84d9-28417b36dbab.json"
-    upload = SimpleUploadedFile(path.name, path.read_bytes(), "application/json")
-    response = patient_client.post(reverse("records:fhir_upload"), {"file": upload})
-    assert response.status_code == 200
-    report = response.context["report"]
-    assert report.added > 0 and "Import finished" in response.content.decode()
+    from integrations.models import SyncRun
+    from integrations.tasks import sync_run_execute_task
+
+    page = patient_client.get(reverse("records:fhir_upload")).content.decode()
+    assert 'type="file" name="file"' in page
+    upload = SimpleUploadedFile(DENNIS.name, DENNIS.read_bytes(), "application/json")
+    with django_capture_on_commit_callbacks(execute=False):
+        response = patient_client.post(reverse("records:fhir_upload"), {"file": upload})
+    run = SyncRun.objects.get(owner=patient)
+    assert response.status_code == 302 and response.url == reverse("integrations:run", args=[run.public_id])
+    sync_run_execute_task(run.pk)
+    run.refresh_from_db()
+    assert run.outcome == SyncRun.Outcome.SUCCEEDED and run.added > 0, run.error_message
     download = patient_client.get(reverse("records:fhir_download"))
     assert download["Content-Disposition"].startswith("attachment")
     assert "no-store" in download["Cache-Control"]
     bundle = json.loads(download.content)
     assert bundle["resourceType"] == "Bundle"
-    assert len(bundle["entry"]) == report.added + 1  # every record and the Patient
+    assert len(bundle["entry"]) == run.added + 1  # every record and the Patient
 
 
-def test_a_file_that_is_not_fhir_gets_a_plain_message_in_the_browser(patient_client):
+def test_a_file_that_is_not_fhir_fails_its_run_with_a_plain_message(
+    patient_client, patient, django_capture_on_commit_callbacks
+):
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.urls import reverse
 
+    from integrations.models import SyncRun
+    from integrations.tasks import sync_run_execute_task
+
     upload = SimpleUploadedFile("notes.json", b"{not json", "application/json")
-    response = patient_client.post(reverse("records:fhir_upload"), {"file": upload})
-    assert response.status_code == 200
-    assert response.context["report"] is None
-    assert "Traceback" not in response.content.decode()
-    assert response.context["form"].errors["file"]
+    with django_capture_on_commit_callbacks(execute=False):
+        response = patient_client.post(reverse("records:fhir_upload"), {"file": upload})
+    run = SyncRun.objects.get(owner=patient)
+    sync_run_execute_task(run.pk)
+    page = patient_client.get(response.url).content.decode()
+    assert "This file is not valid JSON; nothing was imported." in page
+    assert "Traceback" not in page
 
 
 def test_codes_keep_their_system_through_import_and_export(patient, dennis):

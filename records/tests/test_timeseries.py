@@ -13,6 +13,7 @@ from records.timeseries import Sample, UnitError, UnknownMetric
 UTC = datetime.UTC
 DAY = datetime.date(2024, 3, 10)
 MIDNIGHT = datetime.datetime(2024, 3, 10, tzinfo=UTC)
+HALF_SECOND = datetime.timedelta(microseconds=500_000)
 
 
 def at(hour: int, minute: int = 0, second: int = 0, day: datetime.date = DAY, tz=UTC) -> datetime.datetime:
@@ -210,6 +211,58 @@ def test_samples_land_in_the_utc_day_of_their_start(patient):
     assert [(s.start, s.end) for s in moved] == [
         (at(2, 30, day=DAY + datetime.timedelta(days=1)), at(2, 40, day=DAY + datetime.timedelta(days=1)))
     ]
+
+
+def test_a_batch_of_rows_merges_as_its_samples_do(patient, other_patient):
+    kolkata = datetime.timezone(datetime.timedelta(hours=5, minutes=30))
+    samples = [
+        Sample("steps", at(23, 50, tz=kolkata), at(23, 58, tz=kolkata), 120, "count", "Phone"),
+        Sample("steps", at(23, 59, 30), at(0, 3, day=DAY + datetime.timedelta(days=1)), 40, "count", "Watch"),
+        # Fractions of a second: floored at the start and at the end, as the store keeps whole seconds.
+        Sample("heart_rate", at(7) + HALF_SECOND, at(7, 0, 1) + HALF_SECOND, 61, "bpm", "Watch"),
+        Sample("heart_rate", at(7, 0, 1), at(7, 0, 1) + HALF_SECOND, 62, "bpm"),
+        Sample("body_temperature", at(6), at(6), 20, "degF", "Thermometer"),  # below zero once converted
+        Sample("sleep", at(1), at(3), timeseries.sleep_stage_code("Core"), "stage", "Watch"),
+        Sample("sleep", at(1), at(3), 9, "stage", "Watch"),
+        Sample("weight", at(8), at(8), 150, "lb", "Scale"),
+        Sample("weight", at(8), at(8), 150, "lb", "Scale"),
+    ]
+    batch = timeseries.SampleBatch()
+    for sample in samples:
+        batch.add(sample.metric, sample.start.timestamp(), sample.end.timestamp(), sample.value, sample.source)
+
+    from_samples = timeseries.samples_merge(owner=patient, samples=samples)
+    from_batch = timeseries.sample_batch_merge(owner=other_patient, batch=batch)
+
+    assert from_batch == from_samples
+    assert (from_batch.added, from_batch.already_present, from_batch.rejected) == (6, 1, 2)
+    stored = {
+        owner: {
+            (row.metric, row.day): (row.payload and timeseries.payload_decode(row.payload, row.day), row.summary)
+            for row in SampleDay.objects.filter(owner=owner)
+        }
+        for owner in (patient, other_patient)
+    }
+    assert stored[patient] == stored[other_patient]
+    assert [(s.start, s.end) for s in timeseries.day_samples(owner=other_patient, metric="heart_rate", day=DAY)] == [
+        (at(7), at(7, 0, 1)),
+        (at(7, 0, 1), at(7, 0, 1)),
+    ]
+
+
+def test_a_batch_is_prefixed_once_and_expands_to_samples():
+    batch = timeseries.SampleBatch()
+    batch.add("heart_rate", at(7).timestamp(), at(7).timestamp(), 61.0, "Watch")
+    batch.add("heart_rate", at(8).timestamp(), at(8).timestamp(), 62.0, "Phone")
+
+    prefixed = batch.with_source_prefix("apple-health:")
+
+    assert prefixed.with_source_prefix("apple-health:") is prefixed
+    assert [(s.start, s.value, s.source) for s in prefixed.samples()] == [
+        (at(7), 61, "apple-health:Watch"),
+        (at(8), 62, "apple-health:Phone"),
+    ]
+    assert [s.source for s in batch.samples()] == ["Watch", "Phone"]  # the original is left as it was
 
 
 def test_summary_values_are_exact(patient):
