@@ -6,6 +6,7 @@ from django.urls import reverse_lazy
 from django.utils.functional import lazy
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_countries.fields import LazyTypedChoiceField
@@ -70,10 +71,53 @@ class SignupForm(forms.Form):
 class ProfileForm(forms.ModelForm):
     class Meta:
         model = Profile
-        fields = ["display_name", "country", "preferred_language", "date_of_birth"]
+        fields = ["display_name", "country", "preferred_language", "date_of_birth", "sex"]
         widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
 
 
 class ConsentForm(forms.Form):
     purpose = forms.CharField(max_length=64)
     granted = forms.BooleanField(required=False)
+
+
+class ErasureForm(forms.Form):
+    """The typed confirmation of an erasure: the account's own email address."""
+
+    confirm_email = forms.CharField(label=_("Type your email address to confirm"), max_length=254)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_confirm_email(self):
+        typed = self.cleaned_data["confirm_email"].strip().lower()
+        if typed != self.user.email.lower():
+            raise forms.ValidationError(_("This is not the email address of your account."))
+        return typed
+
+
+class AccessLogFilterForm(forms.Form):
+    """The access log's filters: who, what kind of event, between which days."""
+
+    ACTION_GROUPS = [
+        ("", _("Everything")),
+        ("account", _("Sign-in and security")),
+        ("consent", _("Consents")),
+        ("share_link", _("Share links")),
+        ("assistant", _("The assistant")),
+        ("staff", _("HealthSpace staff")),
+        ("privacy", _("Copies, restriction and erasure")),
+    ]
+
+    who = forms.ChoiceField(label=_("Who"), required=False)
+    what = forms.ChoiceField(label=_("What"), required=False, choices=ACTION_GROUPS)
+    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        from .models import AuditEvent
+
+        super().__init__(*args, **kwargs)
+        self.fields["who"].choices = [("", _("Everyone"))] + [
+            (value, capfirst(label)) for value, label in AuditEvent.ActorKind.choices
+        ]

@@ -57,7 +57,20 @@ def consent_set(*, user: User, purpose: str, granted: bool, notice_version: str 
         object_type="consent",
         object_id=purpose,
     )
+    if not granted:
+        # What the purpose's app does on withdrawal (a source: stop its syncs, revoke its tokens) runs
+        # once the withdrawal is committed, outside the transaction: it may call the provider.
+        transaction.on_commit(lambda: consent_withdrawal_apply(user=user, purpose=purpose))
     return event
+
+
+def consent_withdrawal_apply(*, user: User, purpose: str) -> None:
+    """Carry out a committed withdrawal for the app that owns the purpose (idempotent)."""
+    from .privacy import consent_purpose_family
+
+    family = consent_purpose_family(purpose)
+    if family is not None and family.on_withdraw is not None:
+        family.on_withdraw(user, purpose)
 
 
 @transaction.atomic

@@ -11,8 +11,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
-from .forms import ConsentForm, ProfileForm
-from .models import AuditEvent, ConsentPurpose, Profile
+from .forms import AccessLogFilterForm, ConsentForm, ProfileForm
+from .models import ConsentPurpose, Profile
+from .privacy import consent_purpose_family
 
 
 def home(request):
@@ -47,7 +48,11 @@ def profile_edit(request):
 
 @login_required
 def privacy(request):
-    return render(request, "accounts/privacy.html", {"consents": selectors.consent_status_for_user(user=request.user)})
+    context = {
+        "consents": selectors.consent_status_for_user(user=request.user),
+        "restricted": selectors.processing_restricted(user=request.user),
+    }
+    return render(request, "accounts/privacy.html", context)
 
 
 @login_required
@@ -65,20 +70,30 @@ def consents(request):
 def consent_change(request):
     # No re-authentication here: withdrawing must be as easy as giving (GDPR Art. 7(3)).
     form = ConsentForm(request.POST)
-    if not form.is_valid() or form.cleaned_data["purpose"] not in ConsentPurpose.values:
+    if not form.is_valid():
         return HttpResponseBadRequest(_("Unknown consent purpose."))
-    granted = form.cleaned_data["granted"]
-    services.consent_set(user=request.user, purpose=form.cleaned_data["purpose"], granted=granted)
+    purpose, granted = form.cleaned_data["purpose"], form.cleaned_data["granted"]
+    # A source's consent is given by connecting it, and withdrawn here (which disconnects it at once).
+    if purpose not in ConsentPurpose.values and (granted or consent_purpose_family(purpose) is None):
+        return HttpResponseBadRequest(_("Unknown consent purpose."))
+    services.consent_set(user=request.user, purpose=purpose, granted=granted)
     messages.success(request, _("Your consent was recorded.") if granted else _("Your consent was withdrawn."))
     return redirect("accounts:consents")
 
 
 @login_required
 def access_log(request):
-    actor_kind = request.GET.get("who", "")
-    if actor_kind not in AuditEvent.ActorKind.values:
-        actor_kind = ""
-    events = selectors.audit_events_for_user(user=request.user, actor_kind=actor_kind)
+    form = AccessLogFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    events = selectors.audit_events_for_user(
+        user=request.user,
+        actor_kind=filters.get("who") or "",
+        action_group=filters.get("what") or "",
+        since=filters.get("since"),
+        until=filters.get("until"),
+    )
     page = Paginator(events, 50).get_page(request.GET.get("page"))
-    context = {"page": page, "actor_kinds": AuditEvent.ActorKind.choices, "who": actor_kind}
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"page": page, "form": form, "query": query.urlencode()}
     return render(request, "accounts/access_log.html", context)
