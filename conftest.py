@@ -52,8 +52,22 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"REQUIRE_SERVICES=1: nothing may be skipped ({report.longrepr})"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_file_cache(tmp_path_factory):
+    """A test run's file cache of its own: two runs on one machine never clear each other's rate limits."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    default = settings.CACHES["default"]
+    if not default["BACKEND"].endswith("FileBasedCache"):
+        yield
+        return
+    with override_settings(CACHES={"default": {**default, "LOCATION": str(tmp_path_factory.mktemp("cache"))}}):
+        yield
+
+
 @pytest.fixture(autouse=True)
-def _clear_cache():
+def _clear_cache(_own_file_cache):
     # allauth's rate limits live in the cache: each test starts with none.
     from django.core.cache import cache
 
@@ -117,3 +131,15 @@ def staff(db):
 def patient_client(client, patient):
     client.force_login(patient)
     return client
+
+
+@pytest.fixture
+def features_open(db):
+    """Every gated feature (accounts.rollout) open to everyone, for tests of the features themselves."""
+    from waffle import get_waffle_flag_model
+
+    from accounts.rollout import features
+
+    for flag in features():
+        found, _created = get_waffle_flag_model().objects.update_or_create(name=flag, defaults={"everyone": True})
+        found.flush()  # waffle flushes its cache on commit, which a test's transaction never reaches

@@ -46,4 +46,22 @@ app.conf.beat_schedule = {
         "task": "accounts.tasks.sessions_clear_expired_task",
         "schedule": crontab(minute=17, hour=3),
     },
+    # Data exports are deleted 24 hours after they are ready; lost export and erasure messages are sent again.
+    "expire-data-exports": {
+        "task": "accounts.tasks.data_exports_expire_task",
+        "schedule": 900.0,
+    },
+    "requeue-account-erasures": {
+        "task": "accounts.tasks.erasures_requeue_task",
+        "schedule": 900.0,
+    },
+    # Retention (accounts/retention.py lists every job and why temporary chats need none).
+    "purge-old-audit-events": {
+        "task": "accounts.tasks.audit_events_purge_task",
+        "schedule": crontab(minute=23, hour=4),
+    },
+    "purge-closed-share-links": {
+        "task": "records.tasks.share_links_purge_task",
+        "schedule": crontab(minute=29, hour=4),
+    },
 }

@@ -25,6 +25,7 @@ import functools
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator
 
 import encrypted_model_fields.fields as package
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -387,9 +388,8 @@ def encrypt_stream(source, destination, *, chunk_size: int = STREAM_CHUNK) -> in
     return total
 
 
-def decrypt_stream(source, destination) -> int:
-    """Decrypt a stream written by encrypt_stream into another; returns the plaintext size."""
-    total = 0
+def decrypt_chunks(source) -> Iterator[bytes]:
+    """The plaintext of a stream written by encrypt_stream, one chunk at a time (a download streams it)."""
     fernet = crypter()
     while header := source.read(_LENGTH):
         if len(header) != _LENGTH:
@@ -399,6 +399,13 @@ def decrypt_stream(source, destination) -> int:
             chunk = fernet.decrypt(token)
         except InvalidToken:
             raise DecryptionError("An encrypted file cannot be decrypted with FIELD_ENCRYPTION_KEY.") from None
+        yield chunk
+
+
+def decrypt_stream(source, destination) -> int:
+    """Decrypt a stream written by encrypt_stream into another; returns the plaintext size."""
+    total = 0
+    for chunk in decrypt_chunks(source):
         destination.write(chunk)
         total += len(chunk)
     return total

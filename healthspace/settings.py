@@ -1,6 +1,7 @@
 """HealthSpace settings: every value comes from the environment (see .env.example)."""
 
 import hashlib
+import logging
 from pathlib import Path
 
 import environ
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "allauth.usersessions",
     "django_countries",
     "django_celery_beat",
+    "waffle",
     "healthspace",
     "accounts",
     "records",
@@ -182,6 +184,8 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
+# The largest file the Connections page imports (a bare export.xml of years of data is a few GB).
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=8 * 1024**3)
 
 # Email
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -270,6 +274,50 @@ WITHINGS_CLIENT_ID = env.str("WITHINGS_CLIENT_ID", default="")
 WITHINGS_CLIENT_SECRET = env.str("WITHINGS_CLIENT_SECRET", default="")
 OURA_CLIENT_ID = env.str("OURA_CLIENT_ID", default="")
 OURA_CLIENT_SECRET = env.str("OURA_CLIENT_SECRET", default="")
+
+# The health assistant's outside model (any OpenAI-compatible server: OpenAI, Azure, Ollama, vLLM).
+# Without a key the offline engine answers, with no network.
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
+OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4o-mini")
+OPENAI_TIMEOUT = env.float("OPENAI_TIMEOUT", default=30.0)
+OPENAI_MAX_RETRIES = env.int("OPENAI_MAX_RETRIES", default=2)
+# The conversation history sent to the model, in (estimated) tokens; older turns are left out.
+CHAT_HISTORY_TOKEN_BUDGET = env.int("CHAT_HISTORY_TOKEN_BUDGET", default=6000)
+
+# Feature flags (django-waffle) with countries: accounts.Flag, evaluated per user (accounts/rollout.py).
+WAFFLE_FLAG_MODEL = "accounts.Flag"
+# Fail closed: a flag missing from the database (a typo, a migration not run) is off for everyone,
+# logged as a warning, and never created on the fly by a page view (a GET must not write).
+WAFFLE_FLAG_DEFAULT = False
+WAFFLE_CREATE_MISSING_FLAGS = False
+WAFFLE_LOG_MISSING_FLAGS = logging.WARNING
+# No `?flag=1` from the address bar; waffle's own admin pages (switches, samples) are not used.
+WAFFLE_OVERRIDE = False
+WAFFLE_ENABLE_ADMIN_PAGES = False
+# Flags are cached in the shared cache (Redis in production) and flushed on every save.
+WAFFLE_CACHE_NAME = "default"
+# Waffle's own migrations would create its unused flag tables (healthspace/vendored/waffle/migrations).
+MIGRATION_MODULES = {"waffle": "healthspace.vendored.waffle.migrations"}
+
+
+def _positive_int(name: str, default: int) -> int:
+    """A positive whole number from the environment; zero or less is refused at start-up."""
+    value = env.int(name, default=default)
+    if value < 1:
+        raise ImproperlyConfigured(f"{name} must be a whole number of at least 1, not {value}.")
+    return value
+
+
+# Staff console: how long a break-glass access to one patient's records lasts, in minutes, and when a
+# queued or running sync counts as stuck on the sync-health page.
+BREAK_GLASS_MINUTES = _positive_int("BREAK_GLASS_MINUTES", 30)
+SYNC_STUCK_AFTER_MINUTES = _positive_int("SYNC_STUCK_AFTER_MINUTES", 60)
+
+# Retention (beat jobs, see healthspace/celery.py): the access log is kept 6 years by default; closed
+# share links stay listed on their visit this many days after they expired or were revoked.
+AUDIT_RETENTION_DAYS = _positive_int("AUDIT_RETENTION_DAYS", 2192)
+SHARE_LINK_RETENTION_DAYS = _positive_int("SHARE_LINK_RETENTION_DAYS", 30)
 
 # Privacy notice the health-data consent refers to; bump it when the notice changes.
 PRIVACY_NOTICE_VERSION = env.str("PRIVACY_NOTICE_VERSION", default="2026-11")

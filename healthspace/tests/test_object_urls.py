@@ -11,9 +11,17 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from accounts.export import export_build
+from accounts.models import DataExport
+from chat.models import Conversation, MemoryFact, Message
 from integrations.models import Connection, SyncRun
+from records.models import Coverage, ExplanationOfBenefit, Source
+from records.preventive import preventive_check_create
+from records.routine import dose_log_create
 from records.selectors import RECORD_KINDS
+from records.services import record_create
 from records.tests.factories import one_of_each
+from records.visits import share_link_create, visit_create
 
 METHODS = ["get", "post", "put", "patch", "delete"]
 
@@ -35,7 +43,11 @@ OBJECT_URLS = sorted(item for item in _object_patterns() if item[0] not in NOT_S
 # Which of the owner's objects a URL takes, for URLs outside the records kinds.
 OBJECT_FOR_URL = {
     "records:document_download": "documents",
+    "records:care_dose_log": "medications",
+    "records:care_dose_delete": "dose_log",
+    "records:care_check_delete": "preventive_check",
     "integrations:run": "sync_run",
+    "integrations:run_status": "sync_run",
     "integrations:profile_hint_apply": "sync_run",
     "integrations:connection": "connection",
     "integrations:disconnect": "connection",
@@ -43,6 +55,34 @@ OBJECT_FOR_URL = {
     "smart_fhir:sync": "connection",
     "withings:sync": "connection",
     "oura:sync": "connection",
+    "chat:conversation": "conversation",
+    "chat:send": "conversation",
+    "chat:stream": "conversation",
+    "chat:rename": "conversation",
+    "chat:delete": "conversation",
+    "chat:message_sent": "assistant_message",
+    "chat:symptom_add": "assistant_message",
+    "chat:dose_add": "assistant_message",
+    "chat:memory_edit": "memory",
+    "chat:memory_delete": "memory",
+    "records:visit_detail": "visit",
+    "records:visit_edit": "visit",
+    "records:visit_refresh": "visit",
+    "records:visit_print": "visit",
+    "records:visit_fhir": "visit",
+    "records:visit_share": "visit",
+    "records:visit_after": "visit",
+    "records:visit_follow_up": "visit",
+    "records:visit_delete": "visit",
+    "records:share_link_revoke": "share_link",
+    "records:insurance_plan": "insurance_plan",
+    "records:insurance_plan_edit": "insurance_plan",
+    "records:insurance_plan_delete": "insurance_plan",
+    "records:insurance_cost": "insurance_cost",
+    "records:insurance_cost_edit": "insurance_cost",
+    "accounts:export_detail": "data_export",
+    "accounts:export_status": "data_export",
+    "accounts:export_download": "data_export",
 }
 
 
@@ -52,6 +92,25 @@ def owned_objects(owner) -> dict:
     connection = Connection.objects.create(owner=owner, provider="myfitnesspal")
     objects["connection"] = connection
     objects["sync_run"] = SyncRun.objects.create(owner=owner, connection=connection, kind=SyncRun.Kind.IMPORT)
+    objects["conversation"] = conversation = Conversation.objects.create(owner=owner, title="Knee")
+    objects["assistant_message"] = Message.objects.create(
+        owner=owner, conversation=conversation, role=Message.Role.ASSISTANT, content="Answer", provider="offline"
+    )
+    objects["memory"] = MemoryFact.objects.create(owner=owner, text="Training for a marathon")
+    objects["visit"] = visit_create(user=owner, appointment_at=objects["visits"].effective_at, clinician="GP")
+    objects["share_link"], _token, _code = share_link_create(user=owner, visit=objects["visit"])
+    objects["dose_log"] = dose_log_create(
+        user=owner, medication=objects["medications"], taken=True, at=objects["medications"].effective_at
+    )
+    objects["preventive_check"] = preventive_check_create(
+        user=owner, topic_key="blood_pressure", done_on=objects["visits"].effective_at.date()
+    )
+    objects["insurance_plan"] = record_create(user=owner, record=Coverage(insurer="Acme Health", deductible="1500"))
+    objects["insurance_cost"] = ExplanationOfBenefit.objects.create(
+        owner=owner, source=Source.FHIR, source_key="e" * 64, name="GP visit", billed="60", patient_owed="20"
+    )
+    # A copy of the patient's data, built and waiting in storage (accounts/export.py).
+    objects["data_export"] = export_build(export=DataExport.objects.create(owner=owner))
     return objects
 
 

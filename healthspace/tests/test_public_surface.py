@@ -37,6 +37,13 @@ PUBLIC = {
     "admin:view_on_site",
     # Webhooks authenticate with their own secret token (401 without it), not with a session.
     "integrations:webhook",
+    # A visit summary shared with a clinician: the link's secret token is the credential (404 without
+    # it, records/tests/test_share_links.py).
+    "shared:view",
+    "shared:note",
+    "shared:fhir",
+    # Where a patient lands once signed out by the erasure of their account (no data on it).
+    "accounts:erasure_done",
 }
 
 SAMPLE = {"int": "1", "uuid": str(uuid.uuid4()), "slug": "x", "str": "x", "path": "x"}

@@ -1,0 +1,1 @@
+"""Third-party pieces the project must carry itself; each says why."""

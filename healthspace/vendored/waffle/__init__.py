@@ -1,0 +1,1 @@
+"""django-waffle: its migrations only (see migrations/__init__.py)."""
