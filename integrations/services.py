@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterable
 from functools import partial
 
+from django.apps import apps
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -30,8 +31,7 @@ from accounts.selectors import (
 )
 from healthspace import crypto
 from records.fhir.importer import FhirImportError, fhir_import
-from records.models import Workout
-from records.selectors import RECORD_KINDS
+from records.models import ClinicalRecord, Workout
 from records.timeseries import (
     MergeResult,
     Sample,
@@ -49,7 +49,6 @@ from .providers.items import ClinicalDocument, ParseError, ProfileHint, WorkoutI
 logger = logging.getLogger(__name__)
 
 UPLOAD_PREFIX = "uploads/"
-RECORD_MODELS = tuple(RECORD_KINDS.values())
 # Samples handed to the store at once; the store streams its own chunks within.
 SAMPLE_BATCH = 50_000
 WORKOUT_BATCH = 500
@@ -343,7 +342,9 @@ def items_write(*, owner: User, provider: Provider, items: Iterable, run: SyncRu
                 flush_workouts()
         elif isinstance(item, ClinicalDocument):
             try:
-                report = fhir_import(owner=owner, stream=io.BytesIO(item.content), filename=item.name)
+                report = fhir_import(
+                    owner=owner, stream=io.BytesIO(item.content), filename=item.name, origin=provider.slug
+                )
             except FhirImportError:
                 # It comes after the samples already written: failing now would leave half an export.
                 if not item.one_of_many:
@@ -373,6 +374,7 @@ def _workouts_write(*, owner: User, provider: Provider, workouts: list[WorkoutIt
             Workout(
                 owner=owner,
                 source=provider.record_source,
+                origin=provider.slug,
                 source_key=crypto.keyed_hash(provider.slug, "workout", identity),
                 source_label=item.source[:200],
                 effective_at=item.start,
@@ -458,11 +460,21 @@ def source_data_delete(*, user: User, connection: Connection) -> dict:
         raise IntegrationError(_("Disconnect this source before deleting its data."))
     provider = provider_get(connection.provider)
     removed = {"samples": samples_delete_source(owner=user, source_prefix=f"{provider.slug}:")}
-    # Clinical records carry the source's kind; only this provider writes records of that kind.
-    for model in RECORD_MODELS:
-        deleted, _details = model.objects.filter(owner=user, source=provider.record_source).delete()
-        removed[model._meta.model_name] = deleted
+    # Records carry the connected source that wrote them: another portal's, an Apple export's or the
+    # patient's own stay.
+    origin = record_origin(connection=connection)
+    for model in apps.get_app_config("records").get_models():
+        if issubclass(model, ClinicalRecord):
+            deleted, _details = model.objects.filter(owner=user, origin=origin).delete()
+            removed[model._meta.model_name] = deleted
     return removed
+
+
+def record_origin(*, connection: Connection) -> str:
+    """What the records a connection wrote carry as `origin`: the provider, and the EHR server for SMART."""
+    if connection.fhir_server_id:
+        return f"{connection.provider}:{connection.fhir_server.public_id}"
+    return connection.provider
 
 
 def sync_run_queue(*, connection: Connection) -> SyncRun:

@@ -48,6 +48,10 @@ class ClinicalRecord(models.Model):
     source_key = models.CharField(max_length=64, blank=True, editable=False)
     # Where it came from in the source's words (a clinic, an app), encrypted.
     source_label = EncryptedCharField(_("from"), max_length=200, blank=True)
+    # Which connected source wrote it ("apple-health", "fhir-file", "smart-fhir:<server id>"), or "" for
+    # the patient's own entries and command-line imports: disconnecting one source deletes only its
+    # records, and two EHR portals' records never collide. Plain: names a source, never a content.
+    origin = models.CharField(max_length=80, blank=True, editable=False, db_index=True)
     # The clinical date in plain text: the timeline and date ranges are ordered by the database.
     effective_at = models.DateTimeField(_("date"), null=True, blank=True, db_index=True)
     # GDPR Art. 16: the patient's own view, beside what the source sent, which stays unchanged.

@@ -1,6 +1,8 @@
 """SMART on FHIR standalone patient launch against a local fake server fed with a real Synthea bundle."""
 
 import datetime
+import io
+import json
 import threading
 import time
 from collections import Counter
@@ -18,7 +20,9 @@ from integrations.exceptions import ProviderError
 from integrations.models import Connection, FhirServer, SyncRun
 from integrations.providers.smart_fhir import flow
 from integrations.providers.smart_fhir.tasks import smart_fhir_sync_task
+from integrations.services import connection_disconnect, source_data_delete
 from integrations.tests.fake_fhir_server import FakeFhirServer, load_resources
+from records.fhir.importer import fhir_import
 from records.models import Allergy, Condition, Immunization, LabResult, VitalSign
 
 # Until the lead includes these URLs in the project, the tests mount them themselves.
@@ -438,3 +442,25 @@ def test_connect_is_offered_only_when_a_server_serves_the_patients_country(patie
     assert "has not been set up to connect to Health record" not in page
     assert "Connect to Paris EHR" in page and reverse("smart_fhir:connect") in page
     assert "Boston EHR" not in page and "Old EHR" not in page
+
+
+def test_two_portals_keep_records_with_the_same_ids_apart_and_delete_only_their_own(
+    patient_client, patient, django_capture_on_commit_callbacks
+):
+    # Resource ids are unique within one server only: two portals may both send "Condition/1".
+    conditions = [item for item in load_resources() if item["resourceType"] in ("Patient", "Condition")]
+    with FakeFhirServer(resources=conditions) as hospital, FakeFhirServer(resources=conditions) as clinic:
+        first = FhirServer.objects.create(name="Hospital EHR", base_url=hospital.base_url, client_id=hospital.client_id)
+        second = FhirServer.objects.create(name="Clinic EHR", base_url=clinic.base_url, client_id=clinic.client_id)
+        smart_fhir_sync_task.apply(args=[_connect(patient_client, first, django_capture_on_commit_callbacks).pk])
+        smart_fhir_sync_task.apply(args=[_connect(patient_client, second, django_capture_on_commit_callbacks).pk])
+    fhir_import(owner=patient, stream=io.BytesIO(json.dumps(conditions[1]).encode()), filename="mine.json")
+
+    assert Condition.objects.filter(owner=patient).count() == 2 * DENNIS["Condition"] + 1
+    hospital_connection = Connection.objects.get(owner=patient, fhir_server=first)
+    connection_disconnect(user=patient, connection=hospital_connection)
+    source_data_delete(user=patient, connection=Connection.objects.get(pk=hospital_connection.pk))
+
+    left = Condition.objects.filter(owner=patient)
+    assert left.count() == DENNIS["Condition"] + 1
+    assert {row.origin for row in left} == {f"smart-fhir:{second.public_id}", ""}

@@ -127,10 +127,15 @@ class ImportReport:
             self.errors.append(_("%(count)d more resources were not imported.") % {"count": unlisted})
 
 
-def fhir_import(*, owner: User, stream, filename: str = "") -> ImportReport:
-    """Import one patient's FHIR R4 file (binary stream) into the owner's records; a re-run adds nothing."""
+def fhir_import(*, owner: User, stream, filename: str = "", origin: str = "") -> ImportReport:
+    """Import one patient's FHIR R4 file (binary stream) into the owner's records; a re-run adds nothing.
+
+    origin: the connected source the file comes from (`ClinicalRecord.origin`). Resource ids are unique
+    only within one server, so the records' keys are taken within their origin: the same id from two
+    portals makes two records, the same resource again from one portal finds its record.
+    """
     with _seekable(stream) as seekable:
-        report = _import_file(owner, _FhirFile(seekable, filename), os.path.basename(filename))
+        report = _import_file(owner, _FhirFile(seekable, filename), os.path.basename(filename), origin)
     logger.info(
         "FHIR import for user %s: read %d, added %d, already present %d, rejected %d, skipped %d",
         owner.pk,
@@ -143,7 +148,7 @@ def fhir_import(*, owner: User, stream, filename: str = "") -> ImportReport:
     return report
 
 
-def _import_file(owner: User, source: "_FhirFile", label: str) -> ImportReport:
+def _import_file(owner: User, source: "_FhirFile", label: str, origin: str = "") -> ImportReport:
     scan = _scan(source.items())
     if scan.version != "R4":
         raise FhirImportError(
@@ -162,7 +167,9 @@ def _import_file(owner: User, source: "_FhirFile", label: str) -> ImportReport:
     resolve = _resolver(scan.lookup)
     items = source.items()
     while batch := list(islice(items, BATCH_SIZE)):
-        records = [_record_for(owner, resource, full_url, resolve, label, report) for resource, full_url in batch]
+        records = [
+            _record_for(owner, resource, full_url, resolve, label, report, origin) for resource, full_url in batch
+        ]
         _write(owner, [record for record in records if record is not None], report)
     report._finish()
     return report
@@ -416,20 +423,25 @@ def _validation_error(resource: dict) -> str | None:
     return None
 
 
-def _source_key(resource: dict, full_url: str) -> str:
+def _key(origin: str, *parts: str) -> str:
+    # Without an origin (the patient's own files), the keys of earlier versions.
+    return keyed_hash("fhir", origin, *parts) if origin else keyed_hash("fhir", *parts)
+
+
+def _source_key(resource: dict, full_url: str, origin: str = "") -> str:
     for identifier in resource.get("identifier") or []:
         if identifier.get("system") == SOURCE_KEY_SYSTEM and _HEX64.match(identifier.get("value") or ""):
             return identifier["value"]
     kind = resource["resourceType"]
     if resource.get("id"):
-        return keyed_hash("fhir", kind, resource["id"])
+        return _key(origin, kind, resource["id"])
     if full_url:
-        return keyed_hash("fhir", kind, full_url)
+        return _key(origin, kind, full_url)
     content = json.dumps(resource, sort_keys=True, default=str).encode("utf-8")
-    return keyed_hash("fhir", kind, "content", hashlib.sha256(content).hexdigest())
+    return _key(origin, kind, "content", hashlib.sha256(content).hexdigest())
 
 
-def _link_key(kind: str, reference, resolve, resource: dict) -> str:
+def _link_key(kind: str, reference, resolve, resource: dict, origin: str = "") -> str:
     """The source key of the `kind` resource a reference points to, whether or not it is in this file."""
     if not isinstance(reference, dict):
         return ""
@@ -441,11 +453,11 @@ def _link_key(kind: str, reference, resolve, resource: dict) -> str:
         return ""  # a contained resource has no key of its own
     found = resolve(reference, resource)
     if found is not None and found.get("resourceType") == kind:
-        return _source_key(found, target if target.startswith("urn:") else "")
+        return _source_key(found, target if target.startswith("urn:") else "", origin)
     key = mapping.reference_key(target)
     if key.startswith(f"{kind}/"):
-        return keyed_hash("fhir", kind, key.split("/", 1)[1])
-    return keyed_hash("fhir", kind, key) if key.startswith("urn:") else ""
+        return _key(origin, kind, key.split("/", 1)[1])
+    return _key(origin, kind, key) if key.startswith("urn:") else ""
 
 
 def _fit(record: ClinicalRecord) -> None:
@@ -457,7 +469,9 @@ def _fit(record: ClinicalRecord) -> None:
             setattr(record, model_field.attname, value[: model_field.max_length])
 
 
-def _record_for(owner, resource, full_url: str, resolve, label: str, report: ImportReport) -> ClinicalRecord | None:
+def _record_for(
+    owner, resource, full_url: str, resolve, label: str, report: ImportReport, origin: str = ""
+) -> ClinicalRecord | None:
     """The unsaved record for one resource, or None once the report has counted why not."""
     report.read += 1
     kind = resource.get("resourceType") if isinstance(resource, dict) else None
@@ -488,12 +502,13 @@ def _record_for(owner, resource, full_url: str, resolve, label: str, report: Imp
         return None
     record.owner = owner
     record.source = Source.FHIR
-    record.source_key = _source_key(resource, full_url)
+    record.source_key = _source_key(resource, full_url, origin)
     record.source_label = label
+    record.origin = origin
     if isinstance(record, Measurement):
         record.test_key = measurement_test_key(loinc_code=record.loinc_code, name=record.name)
     for name, (target_kind, reference) in getattr(record, "fhir_links", {}).items():
-        setattr(record, name, _link_key(target_kind, reference, resolve, resource))
+        setattr(record, name, _link_key(target_kind, reference, resolve, resource, origin))
     _fit(record)
     try:
         # The owner exists and uniqueness is checked per batch: no query per record here.

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from integrations.exceptions import IntegrationError
 from integrations.models import Connection, FhirServer
 from integrations.oauth import SYNC_ATTEMPTS, AuthorizationRequest, OAuthSource, SyncProgress, Tokens
+from integrations.services import record_origin
 from records.fhir.importer import FhirImportError, fhir_import
 
 from . import selectors
@@ -177,7 +178,10 @@ class SmartSource(OAuthSource):
                 )
                 if entries:
                     report = fhir_import(
-                        owner=progress.run.owner, stream=io.BytesIO(page.content), filename=server.name
+                        owner=progress.run.owner,
+                        stream=io.BytesIO(page.content),
+                        filename=server.name,
+                        origin=record_origin(connection=progress.run.connection),
                     )
                     progress.add(**{name: getattr(report, name) for name in progress.counts})
         last_updated = _pick(search_times, min) or _pick(resource_times, max) or since or ""
