@@ -34,6 +34,10 @@ app.conf.beat_schedule = {
         "task": "integrations.tasks.connections_sync_due_task",
         "schedule": 300.0,
     },
+    "refresh-expiring-tokens": {
+        "task": "integrations.tasks.tokens_refresh_due_task",
+        "schedule": 600.0,
+    },
     "requeue-waiting-sync-runs": {
         "task": "integrations.tasks.sync_runs_requeue_task",
         "schedule": 300.0,

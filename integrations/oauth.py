@@ -49,13 +49,13 @@ from django.views.decorators.http import require_POST
 from accounts import rollout
 from accounts import services as account_services
 from accounts.models import ConsentPurpose, User
-from accounts.selectors import consent_is_granted
+from accounts.selectors import consent_is_granted, processing_allowed
 from healthspace.crypto import keyed_hash
 
 from . import selectors
 from .exceptions import IntegrationError, ProviderError
 from .models import Connection, SyncRun
-from .providers.base import Provider, provider_get
+from .providers.base import Provider, provider_get, providers
 from .services import items_write, processing_stopped, sync_run_finish, sync_run_queue
 
 logger = logging.getLogger(__name__)
@@ -69,6 +69,9 @@ RATE_LIMIT_RETRIES = 2
 PENDING_TTL = datetime.timedelta(minutes=10)
 # An access token this close to expiry is refreshed before use.
 REFRESH_MARGIN = datetime.timedelta(seconds=60)
+# Beat refreshes tokens this long before they expire, so a sync never starts on one about to lapse
+# and a patient who does not sync for a while keeps a working connection.
+REFRESH_AHEAD = datetime.timedelta(minutes=30)
 # Executions of one run (the first and the task's retries) before a transient failure is final.
 SYNC_ATTEMPTS = 5
 COUNT_NAMES = ("read", "added", "already_present", "rejected")
@@ -385,13 +388,13 @@ class OAuthSource:
     # -- tokens ------------------------------------------------------------------------------------
 
     @staticmethod
-    def _expiring(credentials: dict) -> bool:
+    def _expiring(credentials: dict, margin: datetime.timedelta = REFRESH_MARGIN) -> bool:
         expires_at = credentials.get("expires_at")
         if not expires_at:
             return True
-        return datetime.datetime.fromisoformat(expires_at) - REFRESH_MARGIN <= timezone.now()
+        return datetime.datetime.fromisoformat(expires_at) - margin <= timezone.now()
 
-    def token_refresh(self, *, connection: Connection) -> Connection:
+    def token_refresh(self, *, connection: Connection, margin: datetime.timedelta = REFRESH_MARGIN) -> Connection:
         """Fresh tokens for a connection whose access token expires; concurrent callers share one refresh call."""
         failure = None
         # The row lock is held across the refresh call on purpose (see the module's docstring).
@@ -400,7 +403,7 @@ class OAuthSource:
                 Connection.objects.select_for_update(of=("self",)).select_related("fhir_server").get(pk=connection.pk)
             )
             credentials = dict(locked.credentials or {})
-            if not self._expiring(credentials):
+            if not self._expiring(credentials, margin):
                 connection.credentials = credentials
                 return locked  # another worker refreshed while this one waited for the lock
             try:
@@ -600,6 +603,32 @@ class RegisteredClientSource(OAuthSource):
 
     def refresh(self, *, connection: Connection, credentials: dict) -> Tokens:
         return self.client.token_request({"grant_type": "refresh_token", "refresh_token": credentials["refresh_token"]})
+
+
+def tokens_refresh_due(*, ahead: datetime.timedelta = REFRESH_AHEAD) -> int:
+    """Refresh the tokens of connected OAuth sources that expire within `ahead` (beat); returns how many.
+
+    Each refresh is the single-flight one a sync uses. A revoked token marks its connection "needs
+    attention" as a sync would; a provider that is down is tried again on the next beat.
+    """
+    refreshed = 0
+    for slug, provider in providers().items():
+        if provider.kind != "oauth" or not provider.oauth_source:
+            continue
+        source = source_of(provider)
+        connections = Connection.objects.filter(provider=slug, status=Connection.Status.CONNECTED)
+        for connection in connections.select_related("fhir_server", "owner").iterator():
+            credentials = connection.credentials or {}
+            if not credentials.get("refresh_token") or not source._expiring(credentials, ahead):
+                continue
+            if not processing_allowed(user=connection.owner):
+                continue
+            try:
+                source.token_refresh(connection=connection, margin=ahead)
+            except ProviderError:
+                continue
+            refreshed += 1
+    return refreshed
 
 
 def source_of(provider: Provider) -> OAuthSource:

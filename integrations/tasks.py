@@ -62,3 +62,11 @@ def sync_runs_requeue_task() -> int:
 def connections_sync_due_task() -> int:
     """Queue the periodic sync of every API source that is due (beat, every few minutes)."""
     return connections_sync_due()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def tokens_refresh_due_task() -> int:
+    """Refresh OAuth tokens ahead of their expiry (beat, every few minutes; safe any time)."""
+    from .oauth import tokens_refresh_due
+
+    return tokens_refresh_due()

@@ -478,3 +478,26 @@ def test_without_a_registered_client_withings_cannot_be_connected(
 def test_with_a_registered_client_withings_offers_connect(patient_client, fake):
     page = patient_client.get(reverse("integrations:index")).content.decode()
     assert reverse("withings:connect") in page and "not been set up to connect to Withings" not in page
+
+
+def test_beat_refreshes_tokens_ahead_of_their_expiry_and_leaves_fresh_ones(
+    patient_client, patient, fake, django_capture_on_commit_callbacks
+):
+    from integrations.tasks import tokens_refresh_due_task
+
+    _run(_connect(patient_client, django_capture_on_commit_callbacks))
+    connection = Connection.objects.get(owner=patient)
+    assert tokens_refresh_due_task() == 0 and fake.refresh_calls == 0  # a fresh token is left alone
+
+    credentials = dict(connection.credentials)
+    credentials["expires_at"] = (timezone.now() + datetime.timedelta(minutes=20)).isoformat()
+    Connection.objects.filter(pk=connection.pk).update(credentials=credentials)
+    old_token = credentials["access_token"]
+
+    assert tokens_refresh_due_task() == 1 and fake.refresh_calls == 1
+    connection.refresh_from_db()
+    assert connection.credentials["access_token"] != old_token
+    assert datetime.datetime.fromisoformat(connection.credentials["expires_at"]) > timezone.now() + datetime.timedelta(
+        hours=1
+    )
+    assert tokens_refresh_due_task() == 0 and fake.refresh_calls == 1  # done: nothing more until it nears expiry
