@@ -23,7 +23,9 @@ and reads Apple's dates ("2024-03-10 08:15:00 +0100") from two caches, the epoch
 midnight with its offset and the seconds of each time of day, filled only from dates Python has
 read (any other form goes through datetimes, as before). `iter_items` gives the same samples back
 as objects. A large export is parsed by a process of its own (`separate_process`): the import's
-merge and encryption run beside the parse, on the other core.
+merge and encryption run beside the parse, on the other core, and so does the check before
+anything is written (`check_export`: the same libxml2 parser, bytes and options, nothing called
+back), which the import's process runs while the parser process reads ahead.
 
 Blood pressure. Records inside a `<Correlation>` are repeated at top level by Apple (not always in
 hand-trimmed files). Records of the types that Correlations hold (blood pressure, dietary) are
@@ -907,10 +909,13 @@ def iter_batches(
 
 
 def _xml_items(
-    source: ExportSource, progress: Callable[[int, int, int], None] | None, source_prefix: str = ""
+    source: ExportSource,
+    progress: Callable[[int, int, int], None] | None,
+    source_prefix: str = "",
+    batch_size: int = CHUNK_SAMPLES,
 ) -> Iterator:
     """The items of export.xml, parsed in this process; the stats are `source.stats`."""
-    target = _Target(source_prefix=source_prefix)
+    target = _Target(batch_size=batch_size, source_prefix=source_prefix)
     stats = source.stats = target.stats
     stats.total_bytes = source.xml_bytes
     parser = etree.XMLParser(target=target, **_PARSER_OPTIONS)
@@ -1014,6 +1019,9 @@ def check_export(source: ExportSource) -> None:
 
 _FRAME_HEADER = 4
 _COMMIT_BYTES = 8
+# The process sends each batch in parts, put together again by the reader: the process holds a part,
+# not a batch, and the reader gets the same batches as from `_xml_items` (parts divide a batch).
+_PART_SAMPLES = CHUNK_SAMPLES // 5 if CHUNK_SAMPLES % 5 == 0 else CHUNK_SAMPLES
 PROCESS_EXIT_SECONDS = 5
 _PROCESS_ENVIRONMENT = ("PATH", "HOME", "LANG", "TMPDIR", "LC_", "PYTHON")
 _PROCESS_MESSAGES = {
@@ -1101,6 +1109,7 @@ def _xml_items_from_process(
 def _messages(process: subprocess.Popen, spool: int, progress: Callable[[int, int, int], None] | None) -> Iterator:
     """The parser process's items, read from its spool as far as it says it has written; returns its last word."""
     read = 0
+    batch = None
     while True:
         committed = process.stdout.read(_COMMIT_BYTES)
         if len(committed) < _COMMIT_BYTES:
@@ -1109,14 +1118,36 @@ def _messages(process: subprocess.Popen, spool: int, progress: Callable[[int, in
             length = int.from_bytes(_read_at(spool, read, _FRAME_HEADER), "big")
             kind, payload = _Unpickler(io.BytesIO(_read_at(spool, read + _FRAME_HEADER, length))).load()
             read += _FRAME_HEADER + length
-            if kind == "item":
+            if kind == "item" and type(payload) is SampleBatch:
+                batch = _joined(batch, payload)
+                if batch.read >= CHUNK_SAMPLES:
+                    yield batch
+                    batch = None  # one batch at a time: this one goes before the next is read
+            elif kind == "item":
                 yield payload
-                del payload  # one batch at a time: this one goes before the next is read
             elif kind == "progress":
                 if progress is not None:
                     progress(*payload)
             else:
+                if batch is not None and kind == "done":
+                    yield batch
                 return kind, payload
+            del payload
+
+
+def _joined(batch: SampleBatch | None, part: SampleBatch) -> SampleBatch:
+    """The batch with a part's rows after its own (a part is a batch of the process's smaller size)."""
+    if batch is None:
+        return part
+    groups = batch.groups
+    for key, rows in part.groups.items():
+        if key in groups:
+            groups[key].extend(rows)
+        else:
+            groups[key] = rows
+    batch.read += part.read
+    batch.rejected += part.rejected
+    return batch
 
 
 def _read_at(descriptor: int, offset: int, length: int) -> bytes:
@@ -1140,17 +1171,20 @@ def _serve(path: str, member: str, size: str, source_prefix: str, spool: str) ->
     def send(kind: str, payload) -> None:
         nonlocal written
         frame = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
-        data = memoryview(len(frame).to_bytes(_FRAME_HEADER, "big") + frame)
-        while data:
-            data = data[os.write(spool_descriptor, data) :]
+        for data in (memoryview(len(frame).to_bytes(_FRAME_HEADER, "big")), memoryview(frame)):
+            while data:
+                data = data[os.write(spool_descriptor, data) :]
         written += _FRAME_HEADER + len(frame)
         # Said at once: the reader may be waiting for it, and a reader gone is found out here.
         commits.write(written.to_bytes(_COMMIT_BYTES, "big"))
         commits.flush()
 
+    def report(*counts: int) -> None:
+        send("progress", counts)
+
     try:
         try:
-            for item in _xml_items(source, lambda *counts: send("progress", counts), source_prefix):
+            for item in _xml_items(source, report, source_prefix, _PART_SAMPLES):
                 send("item", item)
             send("done", source.stats)
         except BrokenPipeError:
