@@ -329,6 +329,9 @@ if REDIS_URL:
     CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env.int("BROKER_VISIBILITY_TIMEOUT", default=3600),
+        # A dead worker's job is looked for every interval x throttle seconds (kombu: 10 x 10).
+        "unacked_restore_interval": env.int("BROKER_RESTORE_INTERVAL", default=10),
+        "unacked_restore_throttle": env.int("BROKER_RESTORE_THROTTLE", default=10),
     }
 else:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

@@ -76,7 +76,8 @@ def test_killing_the_worker_during_an_import_loses_and_duplicates_nothing(requir
 
     patient, reference = PatientFactory(), PatientFactory()
     export = tmp_path / "export.zip"
-    write_export(export, records=150_000, days=200)
+    # Big enough that each attempt runs for a few seconds however fast the import gets.
+    write_export(export, records=600_000, days=400)
     provider = provider_get("apple-health")
     with export.open("rb") as stream:
         run = upload_store(user=patient, provider=provider, uploaded_file=stream)  # queued in Redis on commit
@@ -86,19 +87,24 @@ def test_killing_the_worker_during_an_import_loses_and_duplicates_nothing(requir
         f"postgres://{connection.settings_dict['USER']}@{connection.settings_dict['HOST'] or '127.0.0.1'}:"
         f"{connection.settings_dict['PORT'] or 5432}/{connection.settings_dict['NAME']}"
     )
-    env["BROKER_VISIBILITY_TIMEOUT"] = "2"  # a killed worker's job comes back after 2 s
+    env["BROKER_VISIBILITY_TIMEOUT"] = "2"  # a killed worker's job comes back after 2 s...
+    env["BROKER_RESTORE_INTERVAL"] = env["BROKER_RESTORE_THROTTLE"] = "1"  # ...looked for every second
     kills = 0
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         worker = start_worker(env, capture=False)
         if kills < 3:
-            # Let it get into the import, then kill it without warning.
+            # Wait for this worker's own attempt (each one counts itself), let it write for a moment,
+            # then kill it without warning: by progress, not by the clock, so a faster import is still hit.
             while time.monotonic() < deadline:
                 run.refresh_from_db()
-                if run.outcome == SyncRun.Outcome.RUNNING or run.is_finished:
+                # The first kill waits for written batches (the attempt's counts are saved per batch);
+                # the others fall at other moments of later attempts (check pass, decryption, writing).
+                started = run.attempts > kills and (kills > 0 or run.read > 0)
+                if started or run.is_finished:
                     break
-                time.sleep(0.2)
-            time.sleep(1.0 + 0.5 * kills)
+                time.sleep(0.05)
+            time.sleep(0.3 * kills)
             run.refresh_from_db()
             if not run.is_finished:
                 worker.send_signal(signal.SIGKILL)
