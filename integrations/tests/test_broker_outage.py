@@ -2,7 +2,6 @@
 
 import datetime
 import os
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -12,39 +11,24 @@ from django.db import connection
 from django.urls import reverse
 
 from healthspace.celery import app as celery_app
-from healthspace.tests.workers import start_worker
+from healthspace.tests.workers import free_port, start_redis, start_worker
 from integrations.models import SyncRun
 from integrations.services import sync_runs_requeue
 
 DATA = Path(__file__).parent / "data"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _redis(port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(50):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    pytest.fail("a test Redis could not be started")
+    process = start_redis(port)
+    if process is None:
+        pytest.fail("a test Redis could not be started")
+    return process
 
 
 @pytest.fixture
 def own_broker(require_redis, monkeypatch):
     """Point the app's broker at a Redis of this test's own, which the test can stop and start."""
-    port = _free_port()
+    port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
     monkeypatch.setitem(celery_app.conf, "broker_url", url)
     monkeypatch.setitem(celery_app.conf, "task_publish_retry", False)
