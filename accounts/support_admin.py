@@ -14,7 +14,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from . import break_glass, support
 from .support import SupportError
@@ -172,10 +172,14 @@ class SupportActionsMixin:
             user,
             form=form,
             title=_("Break-glass access to records"),
-            intro=_(
+            intro=ngettext(
+                "For an emergency or a request from the patient only. You get read-only access to this patient's "
+                "medical records for %(minutes)d minute. The patient is emailed, and every page you open is "
+                "recorded in their access log with your reason.",
                 "For an emergency or a request from the patient only. You get read-only access to this patient's "
                 "medical records for %(minutes)d minutes. The patient is emailed, and every page you open is "
-                "recorded in their access log with your reason."
+                "recorded in their access log with your reason.",
+                settings.BREAK_GLASS_MINUTES,
             )
             % {"minutes": settings.BREAK_GLASS_MINUTES},
             submit=_("Open the records"),

@@ -1062,21 +1062,18 @@ class _Reply:
                 if not window["doses_logged"]:
                     continue
                 logged_any = True
+                # Each number governs its own plural, so the sentence is built from three pieces.
+                period = ngettext("last %(days)d day", "last %(days)d days", window["days"]) % {"days": window["days"]}
+                doses = ngettext(
+                    "%(taken)d taken of %(count)d dose logged (%(percent)d %%)",
+                    "%(taken)d taken of %(count)d doses logged (%(percent)d %%)",
+                    window["doses_logged"],
+                ) % {"taken": window["taken"], "count": window["doses_logged"], "percent": window["taken_percent"]}
+                logged = ngettext(
+                    "on %(logged)d day of %(days)d", "on %(logged)d days of %(days)d", window["days_with_a_log"]
+                ) % {"logged": window["days_with_a_log"], "days": window["days"]}
                 parts.append(
-                    ngettext(
-                        "last %(days)d day: %(taken)d taken of %(count)d dose logged (%(percent)d %%), on %(logged)d "
-                        "days of %(days)d",
-                        "last %(days)d days: %(taken)d taken of %(count)d doses logged (%(percent)d %%), on %(logged)d "
-                        "days of %(days)d",
-                        window["days"],
-                    )
-                    % {
-                        "days": window["days"],
-                        "taken": window["taken"],
-                        "count": window["doses_logged"],
-                        "percent": window["taken_percent"],
-                        "logged": window["days_with_a_log"],
-                    }
+                    _("%(period)s: %(doses)s, %(logged)s") % {"period": period, "doses": doses, "logged": logged}
                 )
             detail = "; ".join(parts) if parts else _("no dose logged in the last 90 days")
             lines.append(f"- **{_md(item['name'])}** — {detail}" + self.mark(offset, item["cite"]))

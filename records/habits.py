@@ -276,18 +276,21 @@ def activity_weeks(
 def activity_sentence(activity: ActivityDays, weeks: int) -> str:
     if not activity.days_with_data:
         return _("No step data in the last %(weeks)d weeks.") % {"weeks": weeks}
+    with_data = ngettext(
+        "%(with_data)d day with step data", "%(with_data)d days with step data", activity.days_with_data
+    ) % {"with_data": activity.days_with_data}
     return ngettext(
         "In the last %(weeks)d weeks you reached %(threshold)s steps on %(active)d day, %(per_week)s days a week "
-        "on average (%(with_data)d days with step data).",
+        "on average (%(with_data)s).",
         "In the last %(weeks)d weeks you reached %(threshold)s steps on %(active)d days, %(per_week)s days a week "
-        "on average (%(with_data)d days with step data).",
+        "on average (%(with_data)s).",
         activity.active_days,
     ) % {
         "weeks": weeks,
         "threshold": format_number(activity.threshold, 0),
         "active": activity.active_days,
         "per_week": format_number(activity.per_week, 1),
-        "with_data": activity.days_with_data,
+        "with_data": with_data,
     }
 
 

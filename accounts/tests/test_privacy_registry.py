@@ -77,6 +77,14 @@ def test_the_inventory_counts_each_category_and_says_what_it_is_for(
     assert TAG not in page, "the inventory shows counts and sources, not content"
 
 
+def test_the_inventory_in_french_tells_a_data_source_from_a_date_range(patient_client, patient):
+    fill_everything(patient, tag=TAG)
+    patient_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    page = patient_client.get(reverse("accounts:inventory")).content.decode()
+    assert "<dt>Provenance</dt>" in page
+    assert '<th scope="col">De</th><th scope="col">À</th>' in page
+
+
 def test_the_access_log_filters_by_who_what_and_when(patient_client, patient):
     with time_machine.travel(datetime.datetime(2026, 3, 1, 10, tzinfo=datetime.UTC)):
         audit_record(

@@ -148,6 +148,19 @@ def test_logging_doses_from_the_page_shows_adherence(dennis_care, client):
     assert page.count("Log this dose") == len(current)
 
 
+def test_days_with_a_log_agree_with_the_number_of_logged_days(dennis_care, client, settings):
+    client.force_login(dennis_care)
+    lasix = _lasix(dennis_care)
+    prefix = f"dose-{lasix.public_id.hex[:8]}"
+    url = reverse("records:care_dose_log", args=[lasix.public_id])
+    client.post(url, {f"{prefix}-taken": "1", f"{prefix}-at": f"{DENNIS_TODAY.isoformat()}T08:00"})
+    page = " ".join(client.get(reverse("records:care_routine")).content.decode().split())
+    assert "1 day with a log out of 30" in page and "1 days" not in page
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    page = " ".join(client.get(reverse("records:care_routine")).content.decode().split())
+    assert "1 jour renseigné sur 30" in page and "1 jours" not in page
+
+
 def test_a_dose_cannot_be_logged_in_the_future_or_for_a_stopped_medication(dennis_care, client):
     client.force_login(dennis_care)
     lasix = _lasix(dennis_care)
