@@ -62,6 +62,7 @@ class ChatProviderError(Exception):
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<!\w)\+?\d[\d .()-]{7,}\d(?!\w)")
+_DATE_START = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Long digit runs: record numbers, insurance and social-security numbers.
 _LONG_NUMBER = re.compile(r"(?<![\d.,])\d{7,}(?![\d.,])")
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
@@ -92,15 +93,22 @@ def _date_spellings(day: datetime.date) -> list[str]:
     return spellings
 
 
+def _phone(match: re.Match) -> str:
+    # A phone number has 9 digits or more; a date ("2024-03-10", "2024-03-10 08") is what tools send.
+    found = match.group(0)
+    if sum(char.isdigit() for char in found) < 9 or _DATE_START.match(found):
+        return found
+    return "[number]"
+
+
 class Scrubber:
     """Replaces the patient's direct identifiers in text and in JSON structures."""
 
-    def __init__(self, *, names: list[str], email: str = "", birth_date: datetime.date | None = None):
+    def __init__(self, *, names: list[str], birth_date: datetime.date | None = None):
         phrases = [name.strip() for name in names if name and len(name.strip()) >= 2]
         # Each part of a full name on its own as well ("Liz Conn" → "Liz", "Conn").
         parts = [part for name in phrases for part in re.split(r"\s+", name) if len(part) >= 3]
         self._names = sorted(set(phrases + parts), key=len, reverse=True)
-        self._email = email
         self._dates = _date_spellings(birth_date) if birth_date else []
         pattern = "|".join(re.escape(name) for name in self._names)
         self._name_re = re.compile(rf"(?<!\w)(?:{pattern})(?!\w)", re.IGNORECASE) if pattern else None
@@ -114,7 +122,7 @@ class Scrubber:
         if self._date_re:
             value = self._date_re.sub("[birth date]", value)
         value = _UUID.sub("[id]", value)
-        value = _PHONE.sub("[number]", value)
+        value = _PHONE.sub(_phone, value)
         value = _LONG_NUMBER.sub("[number]", value)
         if self._name_re:
             value = self._name_re.sub("[the patient]", value)
@@ -136,7 +144,8 @@ def scrubber_for(owner) -> Scrubber:
     if profile is not None:
         names.append(profile.display_name)
     birth_date = profile.date_of_birth if profile is not None else None
-    return Scrubber(names=names, email=owner.email, birth_date=birth_date)
+    # Every email address is replaced, the patient's among them; its local part can also stand alone.
+    return Scrubber(names=names, birth_date=birth_date)
 
 
 def _age(birth_date: datetime.date | None) -> int | None:

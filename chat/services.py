@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
+from django.http import Http404
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -103,10 +104,14 @@ def memory_proposal_from(text: str) -> str:
     return fact[:MEMORY_MAX_CHARS] if len(fact) >= 3 else ""
 
 
+def _languages(language: str) -> list[str]:
+    """The patient's language first, then the other: patients mix them."""
+    return [language, "fr" if language == "en" else "en"]
+
+
 def symptom_proposal_from(text: str, language: str) -> dict:
     """A symptom-journal entry the message describes ("headache 6/10 since 2pm"), as JSON, or {}."""
-    other = "fr" if language == "en" else "en"
-    parsed = symptom_parse_any(text, [language, other])
+    parsed = symptom_parse_any(text, _languages(language))
     if not parsed:
         return {}
     duration = parsed.get("duration")
@@ -140,15 +145,12 @@ def symptom_from_message(*, owner, message: Message):
 
 def dose_proposal_from(text: str, language: str, *, owner) -> dict:
     """A dose of one of the owner's current medications the message describes ("I took my Lasix"), or {}."""
-    other = "fr" if language == "en" else "en"
-    return dose_proposal_for_user(user=owner, text=text, languages=[language, other])
+    return dose_proposal_for_user(user=owner, text=text, languages=_languages(language))
 
 
 @transaction.atomic
 def dose_from_message(*, owner, message: Message):
     """Log the dose a message proposed, once (the patient confirmed it); the medication must still be current."""
-    from django.http import Http404
-
     message = Message.objects.select_for_update().get(pk=message.pk, owner=owner)
     proposal = message.dose_proposal
     if not proposal:
@@ -201,15 +203,21 @@ def provider_error_text(code: str) -> str:
     return str(PROVIDER_ERROR_TEXT.get(code, PROVIDER_ERROR_TEXT["failed"]))
 
 
+def engine_note(owner) -> str:
+    """Why the offline engine answers the patient ("no_key", "no_consent", "restricted"); "" for the outside model."""
+    if not settings.OPENAI_API_KEY:
+        return "no_key"
+    if not consent_is_granted(user=owner, purpose=ConsentPurpose.AI_ASSISTANT):
+        return "no_consent"
+    if not processing_allowed(user=owner):
+        return "restricted"  # GDPR Art. 18: nothing leaves for an outside provider
+    return ""
+
+
 def engine_for(owner):
     """(engine, note): the outside model when allowed, else the offline engine and why."""
-    if not settings.OPENAI_API_KEY:
-        return OfflineEngine(), "no_key"
-    if not consent_is_granted(user=owner, purpose=ConsentPurpose.AI_ASSISTANT):
-        return OfflineEngine(), "no_consent"
-    if not processing_allowed(user=owner):
-        return OfflineEngine(), "restricted"  # GDPR Art. 18: nothing leaves for an outside provider
-    return OpenAIEngine(), ""
+    note = engine_note(owner)
+    return (OfflineEngine() if note else OpenAIEngine()), note
 
 
 def _memory(owner) -> list[str]:

@@ -26,7 +26,7 @@ from accounts.models import ConsentPurpose
 from accounts.selectors import consent_is_granted
 
 from . import selectors, services
-from .engine import Finished, TextDelta, Turn
+from .engine import TextDelta, Turn
 from .markdown import render as markdown_render
 from .models import Message
 from .services import ChatInputError, Reply
@@ -38,7 +38,7 @@ def _language() -> str:
 
 def _engine_status(user) -> dict:
     """What the page says about who answers, and why."""
-    _engine, note = services.engine_for(user)
+    note = services.engine_note(user)
     return {"outside": not note, "note": note, "model": settings.OPENAI_MODEL if not note else ""}
 
 
@@ -114,15 +114,13 @@ def _stream_events(request, *, text: str, conversation=None, history=None):
         for event in events:
             if isinstance(event, TextDelta):
                 yield _sse("delta", {"text": event.text})
-            elif isinstance(event, Finished):
-                pass
     except ChatInputError as exc:
         yield _sse("failed", {"message": str(exc)})
         return
-    done = {"html": markdown_render(reply.text, anchor_prefix="cite-live"), "provider": reply.provider}
-    if reply.message is not None:
-        item = _message_view(reply.message)
-        done["html"] = item["html"]
+    if reply.message is None:
+        done = {"html": markdown_render(reply.text, anchor_prefix="cite-live"), "provider": reply.provider}
+    else:
+        done = {"html": _message_view(reply.message)["html"], "provider": reply.provider}
         # A new query string, so the browser loads the page again with the stored answer and its citations.
         done["url"] = (
             f"{reverse('chat:conversation', args=[conversation.public_id])}?after={reply.message.public_id}#latest"

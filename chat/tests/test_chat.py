@@ -168,7 +168,7 @@ def test_direct_identifiers_never_reach_the_provider(ai_consent, fake_openai):
 
 
 def test_scrubber_replaces_names_dates_and_numbers():
-    scrub = Scrubber(names=["Alex Martin"], email="a.m@example.org", birth_date=datetime.date(1975, 1, 2))
+    scrub = Scrubber(names=["Alex Martin"], birth_date=datetime.date(1975, 1, 2))
     text = "alex martin, Martin, 2 January 1975, 02/01/1975, 1975-01-02, a.m@example.org, NIR 1750175123456"
     cleaned = scrub.text(text)
     assert "Martin" not in cleaned and "alex" not in cleaned.lower()
@@ -176,6 +176,9 @@ def test_scrubber_replaces_names_dates_and_numbers():
     assert "example.org" not in cleaned and "1750175123456" not in cleaned
     # Values a question needs stay: a glucose of 5.4 and a weight of 80.
     assert scrub.text("glucose 5.4 mmol/L, weight 80 kg") == "glucose 5.4 mmol/L, weight 80 kg"
+    # The dates tools send stay too; a phone number does not.
+    assert scrub.text("on 2024-03-10, at 2024-03-10 08:15") == "on 2024-03-10, at 2024-03-10 08:15"
+    assert scrub.text("call 06 12 34 56 78") == "call [number]"
 
 
 def test_history_is_trimmed_to_the_token_budget(ai_consent, fake_openai, settings):
