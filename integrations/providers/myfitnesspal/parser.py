@@ -32,7 +32,7 @@ from typing import IO
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from records.timeseries import METRICS, TimeSeriesError, metric_get
+from records.timeseries import METRICS, TimeSeriesError, day_total_span, metric_get
 
 from ..items import ParseError, Sample, WorkoutItem
 
@@ -55,7 +55,6 @@ MEAL_TIMES = {
 _OTHER_MEALS_FROM_MINUTE = 20 * 60
 _OTHER_MEALS_MINUTES = 4 * 60
 _NOON = datetime.time(12)
-_DAY = datetime.timedelta(days=1)
 
 # Header name -> (metric, unit when the header names none). Used only when the metric is registered.
 # Vitamin A, vitamin C, calcium and iron are left out: MyFitnessPal gives them as % of a daily value.
@@ -374,8 +373,7 @@ def _exercise(header: Sequence[str], rows: Iterable[list[str]], stats: ParseStat
             stats.rejected[rejected.reason] += 1
             continue
         if steps:
-            midnight = _at(day, datetime.time())
-            yield Sample("steps", midnight, midnight + _DAY, steps, "count", SOURCE)
+            yield Sample("steps", *day_total_span(day), steps, "count", SOURCE)
         activity = "" if adjustment else _activity(name)
         if not activity:
             if not steps:
