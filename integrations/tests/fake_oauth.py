@@ -3,8 +3,10 @@
 A fake subclasses `FakeOAuthServer` and answers in `handle`; the base records every request as
 (method, path, query or form), issues codes at its authorize page (or the `access_denied` error
 when `deny` is set), and keeps access tokens with their expiry and single-use (rotated) refresh tokens.
+The tests of each source share `expire` and `refresh_race` for the token side of their connections.
 """
 
+import datetime
 import json
 import secrets
 import threading
@@ -12,6 +14,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from django.db import connections
+from django.utils import timezone
+
+from integrations.models import Connection
 
 
 class Reply(NamedTuple):
@@ -137,3 +144,37 @@ class FakeOAuthServer:
 
 def bearer(headers) -> str:
     return (headers.get("Authorization") or "").removeprefix("Bearer ")
+
+
+def expire(connection: Connection) -> None:
+    """Make the connection's access token one that expired a few minutes ago (in the database too)."""
+    connection.refresh_from_db()
+    expired = (timezone.now() - datetime.timedelta(minutes=5)).isoformat()
+    connection.credentials = {**connection.credentials, "expires_at": expired}
+    connection.save(update_fields=["credentials"])
+
+
+def refresh_race(connection: Connection, token_refresh, *, workers: int = 10) -> tuple[list[str], list[Exception]]:
+    """`workers` threads call `token_refresh` on the connection at once: (their access tokens, their errors).
+
+    Each thread reads its own copy of the row on its own database connection, as separate workers would.
+    """
+    start, tokens, errors = threading.Barrier(workers), [], []
+
+    def worker():
+        try:
+            start.wait()
+            own = Connection.objects.get(pk=connection.pk)
+            token_refresh(connection=own)
+            tokens.append(own.credentials["access_token"])
+        except Exception as error:  # noqa: BLE001 - returned to the test, which asserts there were none
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return tokens, errors

@@ -12,6 +12,7 @@ from django.utils import timezone
 from integrations.models import Connection, SyncRun
 from integrations.providers.oura import flow
 from integrations.providers.oura.tasks import oura_sync_task
+from integrations.tests.fake_oauth import expire
 from integrations.tests.fake_oura_server import FakeOuraServer, daily_activity, daily_spo2, sleep_period
 from records.timeseries import daily_summaries, day_samples
 
@@ -91,9 +92,7 @@ def test_a_replayed_state_is_refused(patient_client, patient, fake, django_captu
 def test_an_expired_token_is_refreshed_once(patient_client, patient, fake, django_capture_on_commit_callbacks):
     run = _connect(patient_client, django_capture_on_commit_callbacks)
     connection = Connection.objects.get(owner=patient)
-    expired = (timezone.now() - datetime.timedelta(minutes=5)).isoformat()
-    connection.credentials = {**connection.credentials, "expires_at": expired}
-    connection.save(update_fields=["credentials"])
+    expire(connection)
     assert _run(run).outcome == SyncRun.Outcome.SUCCEEDED and fake.refresh_calls == 1
 
 

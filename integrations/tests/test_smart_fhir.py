@@ -3,14 +3,13 @@
 import datetime
 import io
 import json
-import threading
 import time
 from collections import Counter
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
 from django.urls import reverse
 from django.utils import timezone
@@ -22,6 +21,7 @@ from integrations.providers.smart_fhir import flow
 from integrations.providers.smart_fhir.tasks import smart_fhir_sync_task
 from integrations.services import connection_disconnect, source_data_delete
 from integrations.tests.fake_fhir_server import FakeFhirServer, load_resources
+from integrations.tests.fake_oauth import expire, refresh_race
 from records.fhir.importer import fhir_import
 from records.models import Allergy, Condition, Immunization, LabResult, VitalSign
 
@@ -224,11 +224,6 @@ def test_another_patient_cannot_sync_my_connection(
     assert client.post(reverse("smart_fhir:sync", args=[mine.public_id])).status_code == 404
 
 
-def _expire(connection: Connection) -> None:
-    connection.credentials = {**connection.credentials, "expires_at": "2000-01-01T00:00:00+00:00"}
-    connection.save(update_fields=["credentials"])
-
-
 @pytest.mark.postgres
 def test_an_expired_token_is_refreshed_once_when_ten_workers_race(
     transactional_db, require_postgres, patient, fake, fhir_server
@@ -239,26 +234,9 @@ def test_an_expired_token_is_refreshed_once_when_ten_workers_race(
     code = parse_qs(urlsplit(_at_server(authorize_url)).query)["code"][0]
     connection = flow.authorization_complete(user=patient, state=state, code=code, redirect_uri=redirect_uri)
     old_token = connection.credentials["access_token"]
-    _expire(connection)
+    expire(connection)
     fake.refresh_delay = 0.3  # a refresh slow enough for every thread to be waiting on it
-    start, tokens, errors = threading.Barrier(10), [], []
-
-    def worker():
-        try:
-            start.wait()
-            own = Connection.objects.get(pk=connection.pk)  # each thread: its own row and DB connection
-            flow.token_refresh(connection=own)
-            tokens.append(own.credentials["access_token"])
-        except Exception as error:  # noqa: BLE001 - reported by the assertion below
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    tokens, errors = refresh_race(connection, flow.token_refresh)
     assert errors == []
     assert fake.refresh_calls == 1
     assert len(tokens) == 10 and len(set(tokens)) == 1 and old_token not in tokens
@@ -272,7 +250,7 @@ def test_an_expired_token_is_refreshed_before_a_sync(
 ):
     run = _connect(patient_client, fhir_server, django_capture_on_commit_callbacks)
     connection = Connection.objects.get(owner=patient)
-    _expire(connection)
+    expire(connection)
     smart_fhir_sync_task.apply(args=[run.pk])
     run.refresh_from_db()
     assert run.outcome == SyncRun.Outcome.SUCCEEDED and fake.refresh_calls == 1
@@ -283,7 +261,7 @@ def test_a_revoked_refresh_token_needs_the_patient_and_stops_syncing(
 ):
     run = _connect(patient_client, fhir_server, django_capture_on_commit_callbacks)
     connection = Connection.objects.get(owner=patient)
-    _expire(connection)
+    expire(connection)
     fake.revoke_refresh_tokens()
     smart_fhir_sync_task.apply(args=[run.pk])
     run.refresh_from_db()

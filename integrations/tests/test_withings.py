@@ -2,7 +2,6 @@
 
 import datetime
 import json
-import threading
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,7 +9,6 @@ import httpx
 import pytest
 import time_machine
 from django.db import connection as db_connection
-from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
@@ -19,6 +17,7 @@ from integrations.exceptions import ProviderError
 from integrations.models import Connection, SyncRun
 from integrations.providers.withings import flow, mapping
 from integrations.providers.withings.tasks import withings_sync_task
+from integrations.tests.fake_oauth import expire, refresh_race
 from integrations.tests.fake_withings_server import DATA, FakeWithingsServer, load_groups
 from records.timeseries import daily_summaries, day_samples
 
@@ -74,14 +73,6 @@ def _run(run: SyncRun) -> SyncRun:
 
 def _sync(connection: Connection) -> SyncRun:
     return _run(flow.sync_queue(connection=connection))
-
-
-def _expire(connection: Connection) -> None:
-    connection.refresh_from_db()
-    credentials = dict(connection.credentials)
-    credentials["expires_at"] = (timezone.now() - datetime.timedelta(minutes=5)).isoformat()
-    connection.credentials = credentials
-    connection.save(update_fields=["credentials"])
 
 
 def test_connect_imports_the_real_measures_then_syncs_only_changes(
@@ -198,7 +189,7 @@ def test_an_expired_token_is_refreshed_once_before_a_sync(
     run = _connect(patient_client, django_capture_on_commit_callbacks)
     connection = Connection.objects.get(owner=patient)
     old = connection.credentials
-    _expire(connection)
+    expire(connection)
     run = _run(run)
     assert run.outcome == SyncRun.Outcome.SUCCEEDED and fake.refresh_calls == 1
     connection.refresh_from_db()
@@ -217,26 +208,9 @@ def test_an_expired_token_is_refreshed_once_when_ten_workers_race(transactional_
     code = parse_qs(urlsplit(_at_withings(authorize_url)).query)["code"][0]
     connection = flow.authorization_complete(user=patient, state=state, code=code, redirect_uri=redirect_uri)
     old_token = connection.credentials["access_token"]
-    _expire(connection)
+    expire(connection)
     fake.refresh_delay = 0.3
-    start, tokens, errors = threading.Barrier(10), [], []
-
-    def worker():
-        try:
-            start.wait()
-            own = Connection.objects.get(pk=connection.pk)  # each thread: its own row and DB connection
-            flow.token_refresh(connection=own)
-            tokens.append(own.credentials["access_token"])
-        except Exception as error:  # noqa: BLE001 - reported by the assertion below
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    tokens, errors = refresh_race(connection, flow.token_refresh)
     assert errors == []
     assert fake.refresh_calls == 1, "one refresh: Withings rotates refresh tokens"
     assert len(tokens) == 10 and len(set(tokens)) == 1 and old_token not in tokens
@@ -263,7 +237,7 @@ def test_a_revoked_token_needs_the_patient_and_stops_syncing(
 def test_a_revoked_refresh_token_needs_the_patient(patient_client, patient, fake, django_capture_on_commit_callbacks):
     run = _connect(patient_client, django_capture_on_commit_callbacks)
     connection = Connection.objects.get(owner=patient)
-    _expire(connection)
+    expire(connection)
     fake.revoke_all()
     run = _run(run)
     connection.refresh_from_db()
