@@ -39,16 +39,15 @@ class SupportActionsMixin:
 
     def get_urls(self):
         # Before the admin's own: its `<path:object_id>/` change URL would take these paths.
-        routes = [
-            ("resend-verification/", self.resend_verification_view, "resend_verification"),
-            ("disable/", self.disable_view, "disable"),
-            ("reset-mfa/", self.reset_mfa_view, "reset_mfa"),
-            ("break-glass/", self.break_glass_view, "break_glass"),
-        ]
+        # Each action of SUPPORT_ACTIONS: `<user>/reset-mfa/` served by `reset_mfa_view`.
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         urls = [
-            path(f"<path:object_id>/{route}", self.admin_site.admin_view(view), name=f"{prefix}_{name}")
-            for route, view, name in routes
+            path(
+                f"<path:object_id>/{name.replace('_', '-')}/",
+                self.admin_site.admin_view(getattr(self, f"{name}_view")),
+                name=f"{prefix}_{name}",
+            )
+            for _permission, name, _label in SUPPORT_ACTIONS
         ]
         return urls + super().get_urls()
 

@@ -1,6 +1,7 @@
 """The Celery application; the beat schedule is declared here, in code."""
 
 import os
+import pkgutil
 
 from celery import Celery
 from celery.schedules import crontab
@@ -10,10 +11,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthspace.settings")
 app = Celery("healthspace")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Providers are plug-ins below integrations: their own tasks modules are found here.
-app.autodiscover_tasks(
-    ["integrations.providers.smart_fhir", "integrations.providers.withings", "integrations.providers.oura"]
-)
+
+
+def _provider_packages() -> list[str]:
+    # Providers are plug-ins below integrations: each folder's own tasks module, if it has one, is found
+    # here, so adding a provider touches no other file (integrations/providers/base.py).
+    from integrations import providers
+
+    return [
+        f"{providers.__name__}.{module.name}" for module in pkgutil.iter_modules(providers.__path__) if module.ispkg
+    ]
+
+
+app.autodiscover_tasks(_provider_packages)
 
 
 @app.on_after_configure.connect
