@@ -22,6 +22,19 @@ def _country(request) -> str | None:
     return country if country in vaccinations.schedule_countries() else None
 
 
+def _submit(request, form, save, *, done: str, invalid: str) -> None:
+    """Save a valid form with `save(cleaned_data)`; a message says it was done, or what was wrong."""
+    if not form.is_valid():
+        messages.error(request, invalid)
+        return
+    try:
+        save(form.cleaned_data)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, done)
+
+
 @login_required
 def care(request):
     context = {
@@ -54,16 +67,13 @@ def care_preventive(request):
 @login_required
 @require_POST
 def care_preventive_done(request, topic):
-    form = PreventiveCheckForm(request.POST)
-    if form.is_valid():
-        try:
-            preventive.preventive_check_create(user=request.user, topic_key=topic, **form.cleaned_data)
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(request, _("Marked as done."))
-    else:
-        messages.error(request, _("Give the date it was done (not in the future)."))
+    _submit(
+        request,
+        PreventiveCheckForm(request.POST),
+        lambda data: preventive.preventive_check_create(user=request.user, topic_key=topic, **data),
+        done=_("Marked as done."),
+        invalid=_("Give the date it was done (not in the future)."),
+    )
     return redirect(reverse("records:care_preventive") + f"#topic-{topic}")
 
 
@@ -94,16 +104,13 @@ def care_routine(request):
 @require_POST
 def care_dose_log(request, public_id):
     medication = routine.medication_current_get_for_user(user=request.user, public_id=public_id)
-    form = _dose_form(medication, request.POST)
-    if form.is_valid():
-        try:
-            routine.dose_log_create(user=request.user, medication=medication, **form.cleaned_data)
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(request, _("Dose logged."))
-    else:
-        messages.error(request, _("Say whether the dose was taken or skipped, and when."))
+    _submit(
+        request,
+        _dose_form(medication, request.POST),
+        lambda data: routine.dose_log_create(user=request.user, medication=medication, **data),
+        done=_("Dose logged."),
+        invalid=_("Say whether the dose was taken or skipped, and when."),
+    )
     return redirect(reverse("records:care_routine") + f"#medication-{medication.public_id}")
 
 

@@ -134,11 +134,6 @@ def _dosage_key(text: str) -> str:
     return " ".join(re.sub(r"[^\w/%.,]+", " ", (text or "").lower()).split())
 
 
-def medication_is_active(medication: Medication) -> bool:
-    """The rule of the current-medication list: not ended, and a status that means it is taken."""
-    return medication.ended_on is None and medication.status.lower() in selectors.ACTIVE_STATUSES
-
-
 def _source_of(medication: Medication) -> tuple[str, str]:
     return medication.source, medication.source_label
 
@@ -159,13 +154,13 @@ class ReconciledMedication:
 
     @property
     def is_current(self) -> bool:
-        return any(medication_is_active(record) for record in self.latest_by_source.values())
+        return any(selectors.medication_is_current(record) for record in self.latest_by_source.values())
 
     @property
     def shown(self) -> Medication:
         """The record whose name and dose represent the drug: the newest current one, else the newest."""
         latest = sorted(self.latest_by_source.values(), key=_newest_first)
-        return next((record for record in latest if medication_is_active(record)), latest[0])
+        return next((record for record in latest if selectors.medication_is_current(record)), latest[0])
 
     @property
     def code(self) -> tuple[str, str]:
@@ -185,8 +180,8 @@ def _conflicts(latest_by_source: dict[tuple[str, str], Medication]) -> list[dict
     if len(latest_by_source) < 2:
         return []
     conflicts = []
-    active = [source for source, record in latest_by_source.items() if medication_is_active(record)]
-    stopped = [source for source, record in latest_by_source.items() if not medication_is_active(record)]
+    active = [source for source, record in latest_by_source.items() if selectors.medication_is_current(record)]
+    stopped = [source for source, record in latest_by_source.items() if not selectors.medication_is_current(record)]
     if active and stopped:
         conflicts.append(
             {

@@ -162,7 +162,7 @@ def dose_log_get_for_user(*, user: User, public_id) -> DoseLog:
 def medication_current_get_for_user(*, user: User, public_id) -> Medication:
     """One of the owner's current medications, or 404 (a stopped one takes no new dose log)."""
     medication = selectors.record_get_for_user(user=user, kind="medications", public_id=public_id)
-    if medication not in selectors.medications_current_for_user(user=user):
+    if not selectors.medication_is_current(medication):
         raise Http404("Not a current medication")
     return medication
 

@@ -93,10 +93,15 @@ def timeline_for_user(*, user: User, limit: int = 50, before=None) -> list[Clini
     return [record for _, record in zip(range(limit), merged, strict=False)]
 
 
+def medication_is_current(medication: Medication) -> bool:
+    """The rule of the current-medication list: not ended, and a status that means it is taken."""
+    return medication.ended_on is None and medication.status.lower() in ACTIVE_STATUSES
+
+
 def medications_current_for_user(*, user: User) -> list[Medication]:
     """Medications not stopped, newest first."""
     rows = Medication.objects.filter(owner=user).order_by("-effective_at", "-id")
-    return [row for row in rows if row.ended_on is None and row.status.lower() in ACTIVE_STATUSES]
+    return [row for row in rows if medication_is_current(row)]
 
 
 def conditions_active_for_user(*, user: User) -> list[Condition]:

@@ -6,13 +6,12 @@ vaccinations, logs a dose of her current medication and opens the habits page, w
 """
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from records.models import DoseLog, PreventiveCheck
 
+from .browser import csp_watch, signed_in
 from .care_data import LIZ, import_patient
 
 pytestmark = pytest.mark.browser
@@ -24,20 +23,10 @@ def page(page: Page) -> Page:
     return page
 
 
-def _signed_in(context, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-
-
 def test_the_preventive_checklist_a_dose_and_the_habits(page: Page, live_server, patient):
     liz = import_patient(patient, LIZ, today=timezone.localdate())
-    _signed_in(page.context, live_server, liz)
-    blocked: list[str] = []
-    page.on(
-        "console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None
-    )
+    signed_in(page.context, live_server, liz)
+    blocked = csp_watch(page)
 
     page.goto(f"{live_server.url}/records/")
     page.get_by_role("link", name="Care habits").click()

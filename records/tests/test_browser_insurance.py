@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from records.models import Coverage
-from records.tests.test_browser_visit import _signed_in
+from records.tests.browser import csp_watch, signed_in
 from records.tests.test_insurance import DENNIS, _import, of_type, synthea_eob
 
 pytestmark = pytest.mark.browser
@@ -30,11 +30,8 @@ def test_add_a_plan_follow_the_years_costs_and_compare_plans(page: Page, live_se
         for resource in of_type(DENNIS, "ExplanationOfBenefit")
         if synthea_eob(resource)["date"].year == 2008
     )
-    _signed_in(page.context, live_server, patient)
-    blocked: list[str] = []
-    page.on(
-        "console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None
-    )
+    signed_in(page.context, live_server, patient)
+    blocked = csp_watch(page)
 
     # The overview: a year's totals, and the insurer named in the claims, offered as a plan to add.
     page.goto(f"{live_server.url}/records/")

@@ -9,11 +9,10 @@ The printed summary fits one page of A4 and of Letter.
 import re
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from playwright.sync_api import Browser, Page, expect
 
 from records.models import ClinicalNote
+from records.tests.browser import csp_watch, signed_in
 from records.tests.visit_factories import visit_records
 
 pytestmark = pytest.mark.browser
@@ -25,21 +24,6 @@ def page(page: Page) -> Page:
     return page
 
 
-def _signed_in(context, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-
-
-def _csp_watch(page: Page) -> list[str]:
-    blocked: list[str] = []
-    page.on(
-        "console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None
-    )
-    return blocked
-
-
 def _pages(pdf: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf))
 
@@ -48,9 +32,9 @@ def test_prepare_share_read_as_a_clinician_and_see_the_note_and_the_view(
     page: Page, browser: Browser, live_server, patient
 ):
     visit_records(patient)
-    _signed_in(page.context, live_server, patient)
+    signed_in(page.context, live_server, patient)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
-    blocked = _csp_watch(page)
+    blocked = csp_watch(page)
 
     # Prepare the visit.
     page.goto(f"{live_server.url}/visits/")
@@ -92,7 +76,7 @@ def test_prepare_share_read_as_a_clinician_and_see_the_note_and_the_view(
     clinician_context = browser.new_context()
     clinician = clinician_context.new_page()
     clinician.set_default_timeout(10_000)
-    clinician_blocked = _csp_watch(clinician)
+    clinician_blocked = csp_watch(clinician)
     clinician.goto(url)
     expect(clinician.get_by_role("heading", name="A visit summary was shared with you")).to_be_visible()
     expect(clinician.get_by_text("Penicillin")).to_have_count(0)

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from records import packet, symptoms, visits
+from records import packet, selectors, symptoms, visits
 from records.exceptions import RecordError
 from records.fhir.exporter import fhir_export_bundle
 from records.fhir.importer import fhir_import
@@ -431,7 +431,7 @@ def test_a_packet_from_a_real_fhir_record(patient, patient_client):
     built = packet.packet_build(user=patient, reason="Yearly check-up")
     medications = built["sections"]["medications"]
     imported = Medication.objects.filter(owner=patient)
-    current = {packet.medication_name_key(m.name) for m in imported if packet.medication_is_active(m)}
+    current = {packet.medication_name_key(m.name) for m in imported if selectors.medication_is_current(m)}
     assert len(medications) == len(current) > 0
     assert all(item["data"]["sources"] == [f"Health record (FHIR) ({DENNIS.name})"] for item in medications)
     assert built["sections"]["allergies"] and built["sections"]["conditions"]
